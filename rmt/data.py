@@ -1,0 +1,76 @@
+"""Samples for training and evaluation: haystacks of a given number of segments, with labels."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from rmt.haystack import Haystack, build_haystack
+from rmt.tasks import ROOMS, TASKS, check_task
+
+# Reasoning is the hard task, so the multi-task mix gives it the largest share.
+TASK_MIX = {"memorize": 0.2, "detect": 0.35, "reasoning": 0.45}
+
+
+@dataclass
+class Batch:
+    token_ids: list[np.ndarray]
+    labels: list[int]
+    tasks: list[str]
+
+
+def task_list(spec: str) -> list[str]:
+    """``mix`` (all three), one task, or a comma list."""
+    if spec == "mix":
+        return list(TASKS)
+    return [check_task(t) for t in spec.split(",")]
+
+
+def sample_length(num_segments: int, text_per_segment: int, rng: random.Random) -> int:
+    """A length whose right-aligned split has exactly ``num_segments`` segments."""
+    low = (num_segments - 1) * text_per_segment + 1
+    if num_segments == 1:
+        low = min(48, text_per_segment)  # room for the facts and the question
+    return rng.randint(low, num_segments * text_per_segment)
+
+
+def make_sample(
+    task: str,
+    num_segments: int,
+    text_per_segment: int,
+    tokenizer,
+    rng: random.Random,
+    noise: str,
+    question_alone_prob: float = 0.0,
+) -> Haystack:
+    """One haystack; sometimes the question sits alone in the last segment.
+
+    The app asks "what would the model answer now?" after every segment by feeding the question
+    alone with the current memory; training on that layout too makes that live answer honest.
+    """
+    seed = rng.randrange(2**31)
+    if num_segments > 1 and rng.random() < question_alone_prob:
+        hay = build_haystack(task, (num_segments - 1) * text_per_segment + 1, tokenizer, seed=seed, noise=noise)
+        question_len = hay.num_tokens - hay.question_token_start
+        length = (num_segments - 1) * text_per_segment + question_len
+    else:
+        length = sample_length(num_segments, text_per_segment, rng)
+    return build_haystack(task, length, tokenizer, seed=seed, noise=noise)
+
+
+def make_batch(
+    tasks: list[str],
+    num_segments: int,
+    batch_size: int,
+    text_per_segment: int,
+    tokenizer,
+    rng: random.Random,
+    noise: str = "train",
+    question_alone_prob: float = 0.0,
+) -> Batch:
+    weights = [TASK_MIX[t] for t in tasks]
+    chosen = rng.choices(tasks, weights=weights, k=batch_size)
+    hays = [make_sample(t, num_segments, text_per_segment, tokenizer, rng, noise, question_alone_prob) for t in chosen]
+    return Batch([h.token_ids for h in hays], [ROOMS.index(h.answer) for h in hays], chosen)

@@ -1,0 +1,319 @@
+"""Facts hidden in long noise: build a haystack of an exact token length, facts at sentence starts.
+
+The noise is a window of pre-tokenized sentences (wrapping around the corpus for millions of
+tokens) cut at a word boundary to hit the target length exactly; facts go in at sentence starts
+and their character and token spans are returned, so the app can highlight them and show the
+model's attention to them. Building is slicing, so 2M tokens take about a second.
+
+CLI: ``python -m rmt.haystack --task detect --tokens 100000 --seed 0 --out FILE.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from rmt.noise import NoiseCorpus, build_corpus, load_corpus
+from rmt.tasks import TaskSample, check_task, make_task
+
+MAX_TOKENS = 10_000_000  # far above any demo; stops a typo from eating the machine
+
+
+@dataclass
+class FactSpan:
+    text: str
+    char_start: int  # in Haystack.text
+    char_end: int
+    token_start: int  # in Haystack.token_ids
+    token_end: int
+
+
+@dataclass
+class Haystack:
+    task: str
+    text: str  # the noise with the facts, then the question
+    question: str
+    answer: str | None  # None for a custom haystack whose author gave no answer
+    facts: list[FactSpan]
+    token_ids: np.ndarray = field(repr=False)  # int32 [T]: text tokens, question last
+    question_token_start: int = 0
+    seed: int | None = None
+    noise: str = ""
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.token_ids)
+
+    @property
+    def question_ids(self) -> list[int]:
+        return self.token_ids[self.question_token_start :].tolist()
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out.pop("token_ids")
+        out["num_tokens"] = self.num_tokens
+        out["facts"] = [asdict(f) for f in self.facts]
+        return out
+
+
+@dataclass
+class NoiseWindow:
+    """A stretch of noise: its text, tokens and where its sentences start."""
+
+    text: str
+    token_ids: np.ndarray  # int32 [N]
+    boundary_chars: np.ndarray  # int64 [K] sentence starts (chars), first one 0
+    boundary_tokens: np.ndarray  # int64 [K] the same starts in tokens
+
+
+def noise_window(corpus: NoiseCorpus, start_sentence: int, num_tokens: int, tokenizer) -> NoiseWindow:
+    """Exactly ``num_tokens`` tokens of noise from ``start_sentence`` on, wrapping the corpus."""
+    texts: list[str] = []
+    tokens: list[np.ndarray] = []
+    b_chars: list[np.ndarray] = []
+    b_toks: list[np.ndarray] = []
+    char_pos, tok_pos, remaining, pos = 0, 0, num_tokens, start_sentence
+    while remaining > 0:
+        tok0 = corpus.sent_tok[pos]
+        # sentences pos..end-1 fit whole
+        end = int(np.searchsorted(corpus.sent_tok, tok0 + remaining, side="right")) - 1
+        end = min(end, corpus.num_sentences)
+        if end > pos:
+            if texts:
+                texts.append(" ")
+                char_pos += 1
+            c0 = corpus.sent_char_start[pos]
+            texts.append(corpus.text[c0 : corpus.sent_char_end[end - 1]])
+            tokens.append(corpus.token_ids[tok0 : corpus.sent_tok[end]])
+            b_chars.append(corpus.sent_char_start[pos:end] - c0 + char_pos)
+            b_toks.append(corpus.sent_tok[pos:end] - tok0 + tok_pos)
+            char_pos += len(texts[-1])
+            tok_pos += int(corpus.sent_tok[end] - tok0)
+            remaining -= int(corpus.sent_tok[end] - tok0)
+        if remaining == 0:
+            break
+        if end >= corpus.num_sentences:
+            pos = 0  # wrap around the corpus
+            continue
+        text, ids = partial_sentence(corpus, end, remaining, tokenizer)
+        if texts:
+            texts.append(" ")
+            char_pos += 1
+        b_chars.append(np.asarray([char_pos]))
+        b_toks.append(np.asarray([tok_pos]))
+        texts.append(text)
+        tokens.append(ids)
+        remaining -= len(ids)
+    return NoiseWindow(
+        text="".join(texts),
+        token_ids=np.concatenate(tokens) if tokens else np.zeros(0, dtype=np.int32),
+        boundary_chars=np.concatenate(b_chars) if b_chars else np.zeros(1, dtype=np.int64),
+        boundary_tokens=np.concatenate(b_toks) if b_toks else np.zeros(1, dtype=np.int64),
+    )
+
+
+def partial_sentence(corpus: NoiseCorpus, index: int, num_tokens: int, tokenizer) -> tuple[str, np.ndarray]:
+    """The first ``num_tokens`` tokens of a sentence as text. The cut falls between tokens, so the
+    text is re-tokenized from the cut: cutting inside a word would change its word pieces."""
+    text = corpus.text[corpus.sent_char_start[index] : corpus.sent_char_end[index]]
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    cut = enc["offset_mapping"][num_tokens - 1][1] if num_tokens > 0 else 0
+    piece = text[:cut]
+    ids = np.asarray(tokenizer(piece, add_special_tokens=False)["input_ids"], dtype=np.int32)
+    if len(ids) != num_tokens:  # the cut split a word: use the exact token prefix instead
+        ids = np.asarray(enc["input_ids"][:num_tokens], dtype=np.int32)
+        piece = tokenizer.decode(ids.tolist())
+    return piece, ids
+
+
+def fact_boundaries(
+    window: NoiseWindow, count: int, at_start: bool, depth: float | None, rng: random.Random
+) -> list[int]:
+    """Indices into the window's sentence starts (one per fact), sorted.
+
+    Memorize: the very start. ``depth`` in [0, 1]: the sentence start nearest that fraction of
+    the noise (a second fact goes halfway between it and the end). Otherwise: uniform at random.
+    """
+    n = len(window.boundary_tokens)
+    total = max(1, len(window.token_ids))
+    if at_start:
+        return [0] * count
+    if depth is not None:
+        targets = [depth]
+        for _ in range(count - 1):
+            targets.append((targets[-1] + 1.0) / 2)
+        return sorted(nearest_boundary(window.boundary_tokens, t * total) for t in targets)
+    return sorted(rng.randrange(n) for _ in range(count))
+
+
+def nearest_boundary(boundaries: np.ndarray, token_position: float) -> int:
+    i = int(np.searchsorted(boundaries, token_position))
+    candidates = [j for j in (i - 1, i) if 0 <= j < len(boundaries)]
+    return min(candidates, key=lambda j: abs(boundaries[j] - token_position))
+
+
+def assemble(
+    task: str,
+    window: NoiseWindow,
+    facts: list[str],
+    boundaries: list[int],
+    question: str,
+    answer: str | None,
+    tokenizer,
+    seed: int | None = None,
+    noise_name: str = "",
+) -> Haystack:
+    """Put each fact before the sentence at its boundary, then the question last."""
+    text_parts: list[str] = []
+    token_parts: list[np.ndarray] = []
+    spans: list[FactSpan] = []
+    char_pos = tok_pos = 0
+    prev_char = prev_tok = 0
+    for fact, b in zip(facts, boundaries, strict=True):
+        c, t = int(window.boundary_chars[b]), int(window.boundary_tokens[b])
+        text_parts.append(window.text[prev_char:c])
+        token_parts.append(window.token_ids[prev_tok:t])
+        char_pos += c - prev_char
+        tok_pos += t - prev_tok
+        fact_ids = np.asarray(tokenizer(fact, add_special_tokens=False)["input_ids"], dtype=np.int32)
+        if char_pos > 0 and not text_parts[-1].endswith((" ", "\n")):
+            text_parts.append(" ")
+            char_pos += 1
+        spans.append(FactSpan(fact, char_pos, char_pos + len(fact), tok_pos, tok_pos + len(fact_ids)))
+        text_parts.append(fact + " ")
+        token_parts.append(fact_ids)
+        char_pos += len(fact) + 1
+        tok_pos += len(fact_ids)
+        prev_char, prev_tok = c, t
+    text_parts.append(window.text[prev_char:])
+    token_parts.append(window.token_ids[prev_tok:])
+    context = "".join(text_parts).rstrip()
+    question_ids = np.asarray(tokenizer(question, add_special_tokens=False)["input_ids"], dtype=np.int32)
+    token_ids = np.concatenate([*token_parts, question_ids]).astype(np.int32)
+    return Haystack(
+        task=task,
+        text=f"{context}\n\n{question}" if context else question,
+        question=question,
+        answer=answer,
+        facts=spans,
+        token_ids=token_ids,
+        question_token_start=len(token_ids) - len(question_ids),
+        seed=seed,
+        noise=noise_name,
+    )
+
+
+def count_tokens(texts: list[str], tokenizer) -> int:
+    return sum(len(x) for x in tokenizer(texts, add_special_tokens=False)["input_ids"])
+
+
+def build_haystack(
+    task: str,
+    num_tokens: int,
+    tokenizer,
+    seed: int = 0,
+    depth: float | None = None,
+    noise: str | NoiseCorpus = "valid",
+    sample: TaskSample | None = None,
+) -> Haystack:
+    """A task haystack of exactly ``num_tokens`` tokens (more only if the facts alone are longer).
+
+    ``depth`` in [0, 1] places the fact(s) at that fraction of the noise; None places them at
+    random (Memorize always puts its fact first). ``noise`` is a split name, a text file path, or a
+    corpus already built from a user's text.
+    """
+    task = check_task(task)
+    check_length(num_tokens)
+    if depth is not None and not 0.0 <= depth <= 1.0:
+        raise ValueError(f"fact depth must be between 0 and 1, got {depth}")
+    rng = random.Random(f"{task}:{seed}")
+    sample = sample or make_task(task, rng)
+    corpus = noise if isinstance(noise, NoiseCorpus) else load_corpus(noise, tokenizer)
+    fixed = count_tokens([*sample.facts, sample.question], tokenizer)
+    window = noise_window(corpus, rng.randrange(corpus.num_sentences), max(0, num_tokens - fixed), tokenizer)
+    boundaries = fact_boundaries(window, len(sample.facts), sample.at_start, depth, rng)
+    return assemble(
+        task, window, sample.facts, boundaries, sample.question, sample.answer, tokenizer, seed, corpus.name
+    )
+
+
+def build_custom_haystack(
+    noise_text: str | None,
+    facts: list[str],
+    question: str,
+    num_tokens: int,
+    tokenizer,
+    answer: str | None = None,
+    depth: float | None = None,
+    seed: int = 0,
+    noise: str = "valid",
+) -> Haystack:
+    """A user's own haystack: pasted noise (or a built-in book split), their facts and question.
+
+    Short noise is repeated to reach ``num_tokens``; facts are spread at random sentence starts,
+    or from ``depth`` on, in the order given.
+    """
+    facts = [f.strip() for f in facts if f.strip()]
+    question = question.strip()
+    if not question:
+        raise ValueError("write a question: the model answers the question at the end of the haystack")
+    if not facts:
+        raise ValueError("write at least one fact for the model to find")
+    check_length(num_tokens)
+    rng = random.Random(f"custom:{seed}")
+    corpus = (
+        build_corpus("pasted text", noise_text, tokenizer)
+        if noise_text and noise_text.strip()
+        else load_corpus(noise, tokenizer)
+    )
+    fixed = count_tokens([*facts, question], tokenizer)
+    window = noise_window(corpus, 0, max(0, num_tokens - fixed), tokenizer)
+    boundaries = fact_boundaries(window, len(facts), False, depth, rng)
+    return assemble("custom", window, facts, boundaries, question, answer, tokenizer, seed, corpus.name)
+
+
+def check_length(num_tokens: int) -> None:
+    if not isinstance(num_tokens, int) or num_tokens < 1:
+        raise ValueError(f"length must be a positive number of tokens, got {num_tokens!r}")
+    if num_tokens > MAX_TOKENS:
+        raise ValueError(f"length {num_tokens:,} is above the maximum of {MAX_TOKENS:,} tokens")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rmt.backbone import load_tokenizer
+
+    parser = argparse.ArgumentParser(description="Build a facts-in-noise haystack and write it as JSON.")
+    parser.add_argument("--task", default="detect", help="memorize, detect or reasoning")
+    parser.add_argument("--tokens", type=int, default=4096)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--depth", type=float, default=None, help="fact depth 0..1 (default: random)")
+    parser.add_argument("--noise", default="valid", help="train, valid, all, or a plain-text FILE")
+    parser.add_argument("--out", default="-", help="output JSON file (- for stdout)")
+    args = parser.parse_args(argv)
+    tokenizer = load_tokenizer()
+    started = time.perf_counter()
+    hay = build_haystack(args.task, args.tokens, tokenizer, seed=args.seed, depth=args.depth, noise=args.noise)
+    seconds = time.perf_counter() - started
+    payload = hay.to_json() | {"build_seconds": round(seconds, 3)}
+    if args.out == "-":
+        json.dump(payload, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(payload, f)
+        print(
+            f"{hay.num_tokens:,} tokens, {len(hay.facts)} fact(s), answer {hay.answer!r}, "
+            f"built in {seconds:.2f} s -> {args.out}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

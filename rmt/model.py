@@ -1,0 +1,177 @@
+"""Recurrent Memory Transformer (encoder variant) around a Hugging Face BERT-family encoder.
+
+Every segment is laid out as ``[CLS] [MEM]xM [SEP] text [SEP] [PAD]...``. The memory slots are fed
+through ``inputs_embeds``, so the backbone adds position and token-type embeddings as usual; the
+last-layer hidden states at those slots become the memory of the next segment. The classifier
+reads the pooled ``[CLS]`` of the last segment, which holds the question.
+
+    memory = model.init_memory(batch_size)
+    for segment in segments:
+        step = model.step(memory, segment.input_ids, segment.attention_mask)
+        memory = step.memory
+    logits = step.logits
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PretrainedConfig
+
+from rmt.segments import Segment, pack_segment, segment_batch
+
+
+@dataclass
+class RMTConfig:
+    """Everything needed to rebuild the model; saved as ``config.json`` beside the weights."""
+
+    num_mem_tokens: int = 10
+    segment_size: int = 512  # positions per segment: [CLS] + memory + [SEP] + text + [SEP]
+    num_classes: int = 6
+    class_names: list[str] = field(default_factory=list)
+    cls_token_id: int = 101
+    sep_token_id: int = 102
+    pad_token_id: int = 0
+    classifier_dropout: float = 0.1
+    backbone: dict = field(default_factory=dict)  # the encoder's own config.to_dict()
+
+    @property
+    def text_per_segment(self) -> int:
+        """Text tokens that fit in one segment next to the specials and the memory."""
+        return self.segment_size - self.num_mem_tokens - 3
+
+    def backbone_config(self) -> PretrainedConfig:
+        cfg = dict(self.backbone)
+        model_type = cfg.pop("model_type", "bert")
+        return AutoConfig.for_model(model_type, **cfg)
+
+
+@dataclass
+class StepOutput:
+    """What one segment produced; the app keeps a list of these, the fast path keeps none."""
+
+    memory: torch.Tensor  # [B, M, H] memory after this segment
+    logits: torch.Tensor  # [B, C] class logits read from this segment's [CLS]
+    attentions: dict[int, torch.Tensor] | None = None  # layer -> [B, heads, L, L]
+
+
+class RecurrentMemoryTransformer(nn.Module):
+    def __init__(self, config: RMTConfig, backbone: nn.Module | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone = backbone if backbone is not None else AutoModel.from_config(config.backbone_config())
+        hidden = self.backbone.config.hidden_size
+        self.initial_memory = nn.Parameter(torch.randn(config.num_mem_tokens, hidden) * 0.02)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(hidden, config.num_classes)
+
+    @property
+    def device(self) -> torch.device:
+        return self.initial_memory.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.initial_memory.dtype
+
+    def init_memory(self, batch_size: int) -> torch.Tensor:
+        return self.initial_memory.unsqueeze(0).expand(batch_size, -1, -1)  # [B, M, H]
+
+    def step(
+        self,
+        memory: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        record_layers: Sequence[int] | None = None,
+    ) -> StepOutput:
+        """Run one segment. ``input_ids`` already holds the layout; memory slots carry any id."""
+        m = self.config.num_mem_tokens
+        embeds = self.backbone.get_input_embeddings()(input_ids)  # [B, L, H]
+        embeds = torch.cat([embeds[:, :1], memory.to(embeds.dtype), embeds[:, 1 + m :]], dim=1)
+        token_type_ids = torch.zeros_like(input_ids)
+        if record_layers:
+            with eager_attention(self.backbone):
+                out = self.backbone(
+                    inputs_embeds=embeds,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                    output_attentions=True,
+                )
+            attentions = {layer: out.attentions[layer] for layer in record_layers}
+        else:
+            out = self.backbone(inputs_embeds=embeds, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            attentions = None
+        hidden = out.last_hidden_state  # [B, L, H]
+        pooled = out.pooler_output if out.pooler_output is not None else hidden[:, 0]
+        logits = self.classifier(self.dropout(pooled))
+        return StepOutput(memory=hidden[:, 1 : 1 + m], logits=logits, attentions=attentions)
+
+    def answer(self, memory: torch.Tensor, question_ids: Sequence[int]) -> torch.Tensor:
+        """Logits [B, C] for the question asked right now, given the memory so far.
+
+        This is how the app shows the answer forming after every segment: one short extra
+        segment holding only the question (training includes that layout).
+        """
+        seg = pack_segment([question_ids] * memory.shape[0], self.config, torch.ones(memory.shape[0], dtype=torch.bool))
+        return self.step(memory, seg.input_ids.to(self.device), seg.attention_mask.to(self.device)).logits
+
+    def forward(self, token_ids: Sequence[Sequence[int]], truncate_bptt: int | None = None) -> torch.Tensor:
+        """Classify a batch of token-id sequences of any (different) lengths; returns [B, C] logits.
+
+        Sequences are split right-aligned, so every sample's last segment ends together and the
+        shorter samples simply join later with the initial memory. ``truncate_bptt=k`` lets the
+        gradient flow through only the last k segments (None = full BPTT, as in the paper).
+        """
+        segments = segment_batch(token_ids, self.config)
+        return self.run_segments(segments, truncate_bptt=truncate_bptt)
+
+    def run_segments(self, segments: list[Segment], truncate_bptt: int | None = None) -> torch.Tensor:
+        batch_size = segments[0].active.shape[0]
+        memory = self.init_memory(batch_size)
+        logits = torch.zeros(batch_size, self.config.num_classes, device=self.device)
+        for index, seg in enumerate(segments):
+            if truncate_bptt is not None and index == len(segments) - truncate_bptt:
+                memory = memory.detach()
+            rows = seg.active.nonzero().squeeze(1).to(self.device)  # samples that have this segment
+            out = self.step(memory[rows], seg.input_ids.to(self.device), seg.attention_mask.to(self.device))
+            memory = memory.index_copy(0, rows, out.memory.to(memory.dtype))
+            if index == len(segments) - 1:
+                logits = logits.index_copy(0, rows, out.logits.to(logits.dtype))
+        return logits
+
+    def iter_steps(
+        self, token_ids: Sequence[int], memory: torch.Tensor | None = None
+    ) -> Iterator[tuple[Segment, StepOutput]]:
+        """Step through one sequence segment by segment (no attention kept): the app's live loop."""
+        memory = self.init_memory(1) if memory is None else memory
+        for seg in segment_batch([token_ids], self.config):
+            out = self.step(memory, seg.input_ids.to(self.device), seg.attention_mask.to(self.device))
+            memory = out.memory
+            yield seg, out
+
+
+@contextlib.contextmanager
+def eager_attention(backbone: nn.Module) -> Iterator[None]:
+    """Switch to eager attention for one call: only eager returns attention weights.
+
+    The default is SDPA, which never materialises the attention matrix; inspection is the rare
+    case, so it pays for the switch, not the fast path.
+    """
+    previous = backbone.config._attn_implementation
+    backbone.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        backbone.set_attn_implementation(previous)
+
+
+def build_rmt(backbone_dir: str, config: RMTConfig | None = None) -> RecurrentMemoryTransformer:
+    """A fresh RMT whose encoder holds the pretrained weights in ``backbone_dir``."""
+    # Attention dropout forces SDPA onto its slow math path (4x slower, 3x memory): train without.
+    backbone = AutoModel.from_pretrained(backbone_dir, attn_implementation="sdpa", attention_probs_dropout_prob=0.0)
+    config = config or RMTConfig()
+    config.backbone = backbone.config.to_diff_dict() | {"model_type": backbone.config.model_type}
+    return RecurrentMemoryTransformer(config, backbone)

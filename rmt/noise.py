@@ -1,0 +1,113 @@
+"""Noise text, split into sentences and tokenized once, so any length of haystack is a slice.
+
+Books live compressed in ``assets/noise`` (Project Gutenberg, public domain; see its SOURCE.md).
+Austen's six novels are for training; Moby-Dick is never trained on and is the validation book.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+NOISE_DIR = Path(__file__).resolve().parent.parent / "assets" / "noise"
+TRAIN_BOOKS = (
+    "austen-emma",
+    "austen-mansfieldpark",
+    "austen-northangerabbey",
+    "austen-persuasion",
+    "austen-prideprejudice",
+    "austen-sensesensibility",
+)
+VALID_BOOKS = ("melville-mobydick",)
+SPLITS = {"train": TRAIN_BOOKS, "valid": VALID_BOOKS, "all": TRAIN_BOOKS + VALID_BOOKS}
+
+# A sentence ends at . ! or ? (with closing quotes/brackets/underscores) followed by whitespace.
+SENTENCE_END = re.compile(r"([.!?][\"'\u2019\u201d)\]_]*)(\s+)")
+TOKENIZE_CHUNK = 2048  # sentences per tokenizer call: batched calls are ~4x faster than one string
+
+
+@dataclass
+class NoiseCorpus:
+    """Sentences of one text with their tokens; a sentence start is a place a fact may go."""
+
+    name: str
+    text: str
+    token_ids: np.ndarray  # int32 [N] tokens of all sentences, concatenated
+    sent_tok: np.ndarray  # int64 [S+1] token offset where each sentence starts (+ end)
+    sent_char_start: np.ndarray  # int64 [S]
+    sent_char_end: np.ndarray  # int64 [S]
+
+    @property
+    def num_sentences(self) -> int:
+        return len(self.sent_char_start)
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.sent_tok[-1])
+
+
+def sentence_spans(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Character (start, end) of each sentence; only whitespace lies between sentences."""
+    starts, ends = [], []
+    first = len(text) - len(text.lstrip())
+    pos = first
+    for match in SENTENCE_END.finditer(text, first):
+        starts.append(pos)
+        ends.append(match.end(1))
+        pos = match.end(2)
+    tail = text[pos:].rstrip()
+    if tail:
+        starts.append(pos)
+        ends.append(pos + len(tail))
+    return np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+
+
+def build_corpus(name: str, text: str, tokenizer) -> NoiseCorpus:
+    """Tokenize sentence by sentence; WordPiece never merges across whitespace, so the tokens of
+    the whole text are exactly the concatenation of the sentences' tokens."""
+    text = clean_text(text)
+    starts, ends = sentence_spans(text)
+    if len(starts) == 0:
+        raise ValueError("the noise text has no words in it")
+    ids: list[list[int]] = []
+    for i in range(0, len(starts), TOKENIZE_CHUNK):
+        batch = [text[a:b] for a, b in zip(starts[i : i + TOKENIZE_CHUNK], ends[i : i + TOKENIZE_CHUNK], strict=True)]
+        ids.extend(tokenizer(batch, add_special_tokens=False)["input_ids"])
+    keep = np.asarray([len(x) > 0 for x in ids])  # drop sentences that tokenize to nothing
+    ids = [x for x in ids if x]
+    if not ids:
+        raise ValueError("the noise text has no tokens in it")
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    sent_tok = np.concatenate([[0], np.cumsum(lengths)])
+    token_ids = np.fromiter((t for x in ids for t in x), dtype=np.int32, count=int(sent_tok[-1]))
+    return NoiseCorpus(name, text, token_ids, sent_tok, starts[keep], ends[keep])
+
+
+def clean_text(text: str) -> str:
+    """Drop a byte-order mark and control characters (other than newline and tab)."""
+    text = text.lstrip("\ufeff")
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text)
+
+
+def read_book(name: str) -> str:
+    with gzip.open(NOISE_DIR / f"{name}.txt.gz", "rt", encoding="utf-8") as f:
+        return f.read()
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_corpus(source: str, tokenizer_key: int, tokenizer) -> NoiseCorpus:
+    if source in SPLITS:
+        text = "\n\n".join(read_book(book) for book in SPLITS[source])
+    else:
+        text = Path(source).read_text(encoding="utf-8", errors="replace")
+    return build_corpus(source, text, tokenizer)
+
+
+def load_corpus(source: str, tokenizer) -> NoiseCorpus:
+    """``source`` is a split name (train, valid, all) or the path of any plain-text file."""
+    return _cached_corpus(source, id(tokenizer), tokenizer)

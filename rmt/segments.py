@@ -1,0 +1,75 @@
+"""Right-aligned segmentation and the per-segment token layout.
+
+The question ends the last segment, so segments are cut from the end: the first segment is the
+short one. In a batch of different lengths every sample's last segment lines up; a sample with
+fewer segments is inactive at the early steps and joins later with the initial memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from rmt.model import RMTConfig
+
+
+@dataclass
+class Segment:
+    """One step of a batch: the rows of the samples that have text at this step."""
+
+    input_ids: torch.Tensor  # [A, L] for the A active samples, layout included
+    attention_mask: torch.Tensor  # [A, L]
+    active: torch.Tensor  # [B] bool: which samples of the batch are in this segment
+    text_ids: list[list[int]]  # the text tokens of each active sample in this segment
+
+
+def num_segments(num_tokens: int, text_per_segment: int) -> int:
+    return max(1, math.ceil(num_tokens / text_per_segment))
+
+
+def segment_bounds(num_tokens: int, text_per_segment: int) -> list[tuple[int, int]]:
+    """(start, end) of each segment's text, cut from the end so the first segment is short."""
+    n = num_segments(num_tokens, text_per_segment)
+    first = num_tokens - (n - 1) * text_per_segment
+    ends = [first + i * text_per_segment for i in range(n)]
+    return list(zip([0, *ends[:-1]], ends, strict=True))
+
+
+def split_right_aligned(token_ids: Sequence[int], text_per_segment: int) -> list[Sequence[int]]:
+    """Chunks of at most ``text_per_segment`` tokens; slices, so a numpy array is not copied."""
+    return [token_ids[a:b] for a, b in segment_bounds(len(token_ids), text_per_segment)]
+
+
+def segment_layout(text_ids: Sequence[int], config: RMTConfig) -> list[int]:
+    """``[CLS] [MEM]xM [SEP] text [SEP]``; memory slots hold [PAD] ids, replaced by embeddings."""
+    m = config.num_mem_tokens
+    return [config.cls_token_id] + [config.pad_token_id] * m + [config.sep_token_id, *text_ids, config.sep_token_id]
+
+
+def pack_segment(texts: list[Sequence[int]], config: RMTConfig, active: torch.Tensor) -> Segment:
+    """Lay out and right-pad one segment's texts to the longest of them (not to segment_size)."""
+    rows = [segment_layout(t, config) for t in texts]
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), config.pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        attention_mask[i, : len(row)] = 1
+    return Segment(input_ids, attention_mask, active, [list(t) for t in texts])
+
+
+def segment_batch(token_ids: Sequence[Sequence[int]], config: RMTConfig) -> list[Segment]:
+    """All segments of a batch, aligned on the last one."""
+    chunks = [split_right_aligned(ids, config.text_per_segment) for ids in token_ids]
+    total = max(len(c) for c in chunks)
+    segments = []
+    for step in range(total):
+        active = torch.tensor([step >= total - len(c) for c in chunks])
+        texts = [c[step - (total - len(c))] for c in chunks if step >= total - len(c)]
+        segments.append(pack_segment(texts, config, active))
+    return segments

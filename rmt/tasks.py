@@ -1,0 +1,71 @@
+"""The paper's three synthetic tasks as templates: facts, a question and a room to answer.
+
+bAbI itself is not available offline, so facts come from the same templates the paper's tasks
+use (bAbI qa1-style location facts, qa4-style two-argument relations).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+ROOMS = ("bathroom", "bedroom", "garden", "hallway", "kitchen", "office")
+NAMES = ("Mary", "John", "Daniel", "Sandra")
+VERBS = ("moved", "went", "went back", "journeyed", "travelled")
+OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
+
+TASKS = {
+    "memorize": "Memorize: one fact at the very start, the question at the very end.",
+    "detect": "Detect & Memorize: one fact at a random place in the noise.",
+    "reasoning": "Reasoning: two relation facts at random places; the answer needs the right one.",
+}
+
+
+@dataclass
+class TaskSample:
+    facts: list[str]
+    question: str
+    answer: str
+    at_start: bool  # Memorize puts its fact first; the others place facts in the noise
+
+
+def check_task(task: str) -> str:
+    """The canonical task name, or a ValueError a user can read."""
+    name = task.strip().lower().replace("&", "").replace(" ", "").replace("_", "")
+    aliases = {"detectmemorize": "detect", "detectandmemorize": "detect"}
+    name = aliases.get(name, name)
+    if name not in TASKS:
+        raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
+    return name
+
+
+def location_fact(rng: random.Random) -> tuple[str, str, str]:
+    name, verb, room = rng.choice(NAMES), rng.choice(VERBS), rng.choice(ROOMS)
+    return f"{name} {verb} to the {room}.", f"Where is {name}?", room
+
+
+def relation_facts(rng: random.Random) -> tuple[list[str], str, str]:
+    """Two facts about one room; the question picks one fact, in one of bAbI's two phrasings.
+
+    The other fact shares the room, so the model must read the direction, not just the names.
+    """
+    centre, first, second = rng.sample(ROOMS, 3)
+    dir_first = rng.choice(list(OPPOSITE))
+    dir_second = rng.choice([d for d in OPPOSITE if d != dir_first])
+    facts = [f"The {first} is {dir_first} of the {centre}.", f"The {second} is {dir_second} of the {centre}."]
+    asked, direction = rng.choice([(first, dir_first), (second, dir_second)])
+    if rng.random() < 0.5:
+        question = f"What is {direction} of the {centre}?"
+    else:
+        question = f"What is the {centre} {OPPOSITE[direction]} of?"
+    rng.shuffle(facts)
+    return facts, question, asked
+
+
+def make_task(task: str, rng: random.Random) -> TaskSample:
+    task = check_task(task)
+    if task == "reasoning":
+        facts, question, answer = relation_facts(rng)
+        return TaskSample(facts, question, answer, at_start=False)
+    fact, question, answer = location_fact(rng)
+    return TaskSample([fact], question, answer, at_start=task == "memorize")

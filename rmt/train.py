@@ -1,0 +1,230 @@
+"""Curriculum training: 1 segment, then each stage starts from the previous stage's best model.
+
+    python -m rmt.train --out runs/mix --tasks mix --stages 1,2,4,7
+
+Resumable: every ``--save-every`` steps the model, optimizer and step go to ``OUT/stage-N/last``
+(safetensors + JSON, no pickle); the same command continues where it stopped. A stage ends at
+``--max-steps``, when validation reaches ``--target`` twice in a row, or after ``--patience``
+validations without improvement. Metrics go to ``OUT/log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from rmt.backbone import backbone_dir, load_tokenizer
+from rmt.checkpoint import load_checkpoint, save_checkpoint
+from rmt.data import make_batch, task_list
+from rmt.device import cpu_has_fast_bf16, pick_device
+from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
+from rmt.tasks import ROOMS
+
+
+def tiny_rmt(segment_size: int) -> RecurrentMemoryTransformer:
+    """A random 2-layer BERT with the real vocabulary: for tests of the training loop only."""
+    from transformers import BertConfig, BertModel
+
+    bert = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=segment_size,
+        attention_probs_dropout_prob=0.0,
+    )
+    bert._attn_implementation = "sdpa"
+    backbone = BertModel(bert)
+    config = RMTConfig(
+        segment_size=segment_size,
+        num_mem_tokens=4,
+        class_names=list(ROOMS),
+        backbone=bert.to_diff_dict() | {"model_type": "bert"},
+    )
+    return RecurrentMemoryTransformer(config, backbone)
+
+
+@torch.inference_mode()
+def validate(model: RecurrentMemoryTransformer, batches, device, autocast) -> float:
+    model.eval()
+    correct = total = 0
+    for batch in batches:
+        with autocast():
+            logits = model(batch.token_ids)
+        correct += int((logits.argmax(-1).cpu() == torch.tensor(batch.labels)).sum())
+        total += len(batch.labels)
+    model.train()
+    return correct / max(1, total)
+
+
+def save_state(folder: Path, model, optimizer, scheduler, meta: dict, tokenizer) -> None:
+    """Model as a checkpoint, optimizer moments as safetensors, counters as JSON: no pickle."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_checkpoint(model, tmp, tokenizer, dtype=torch.float32)
+    names = {p: n for n, p in model.named_parameters()}
+    tensors = {}
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            tensors[f"{names[param]}::{key}"] = value.detach().cpu().contiguous()
+    save_file(tensors, str(tmp / "optimizer.safetensors"))
+    (tmp / "trainer.json").write_text(json.dumps(meta | {"scheduler": scheduler.state_dict()}, indent=1))
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+def load_state(folder: Path, model, optimizer, scheduler) -> dict:
+    params = dict(model.named_parameters())
+    for key, value in load_file(str(folder / "optimizer.safetensors")).items():
+        name, field = key.split("::")
+        optimizer.state[params[name]][field] = value.to(params[name].device)
+    meta = json.loads((folder / "trainer.json").read_text())
+    scheduler.load_state_dict(meta.pop("scheduler"))
+    return meta
+
+
+def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> float:
+    """Train one curriculum stage; returns its best validation accuracy."""
+    stage_dir = out / f"stage-{stage}"
+    if (stage_dir / "DONE.json").exists():
+        return json.loads((stage_dir / "DONE.json").read_text())["best_accuracy"]
+    tokenizer = load_tokenizer()
+    last = stage_dir / "last"
+    if last.exists():
+        model = load_checkpoint(last, device=device)
+    elif init:
+        model = load_checkpoint(init, device=device)
+    elif args.tiny:
+        model = tiny_rmt(args.segment_size).to(device)
+    else:
+        model = build_rmt(backbone_dir(), RMTConfig(segment_size=args.segment_size, class_names=list(ROOMS))).to(device)
+    model.train()
+    text_len = model.config.text_per_segment
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
+    warmup = max(1, int(0.1 * args.max_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (args.max_steps - s) / max(1, args.max_steps - warmup)))
+    )
+    meta = {"step": 0, "best": -1.0, "hits": 0, "stale": 0}
+    if last.exists():
+        meta = load_state(last, model, optimizer, scheduler)
+    tasks = task_list(args.tasks)
+    valid_rng = random.Random(f"valid:{stage}")
+    valid = [
+        make_batch(tasks, stage, args.eval_batch, text_len, tokenizer, valid_rng, args.valid_noise)
+        for _ in range(max(1, args.valid_samples // args.eval_batch))
+    ]
+    use_bf16 = device.type == "cuda" or (cpu_has_fast_bf16() if args.bf16 is None else args.bf16)
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
+    loss_fn = nn.CrossEntropyLoss()
+    bar = tqdm(total=args.max_steps, initial=meta["step"], desc=f"stage {stage} seg", dynamic_ncols=True)
+    while meta["step"] < args.max_steps:
+        batch_index = meta["step"] % args.overfit_batches if args.overfit_batches else meta["step"]
+        rng = random.Random(f"{args.seed}:{stage}:{batch_index}")  # same batches after a resume
+        batch = make_batch(tasks, stage, args.batch_size, text_len, tokenizer, rng, args.noise, args.question_alone)
+        with autocast():
+            logits = model(batch.token_ids, truncate_bptt=args.truncate_bptt)
+        loss = loss_fn(logits.float(), torch.tensor(batch.labels, device=device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        scheduler.step()
+        meta["step"] += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", best=f"{meta['best']:.3f}")
+        record = {"stage": stage, "step": meta["step"], "loss": round(loss.item(), 4), "time": round(time.time(), 1)}
+        stop = False
+        if meta["step"] % args.eval_every == 0 or meta["step"] == args.max_steps:
+            acc = validate(model, valid, device, autocast)
+            record["valid_accuracy"] = acc
+            if acc > meta["best"]:
+                meta["best"], meta["stale"] = acc, 0
+                save_checkpoint(model, stage_dir / "best", tokenizer, dtype=torch.float32)
+            else:
+                meta["stale"] += 1
+            meta["hits"] = meta["hits"] + 1 if acc >= args.target else 0
+            stop = meta["hits"] >= 2 or meta["stale"] >= args.patience
+        log(record)
+        if stop or meta["step"] % args.save_every == 0 or meta["step"] == args.max_steps:
+            save_state(last, model, optimizer, scheduler, meta, tokenizer)
+        if stop:
+            break
+    bar.close()
+    (stage_dir / "DONE.json").write_text(json.dumps({"best_accuracy": meta["best"], "steps": meta["step"]}))
+    shutil.rmtree(last, ignore_errors=True)  # the optimizer state is only for resuming
+    return meta["best"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train an RMT with the paper's segment curriculum.")
+    parser.add_argument("--out", required=True, help="run folder (resumes if it exists)")
+    parser.add_argument("--tasks", default="mix", help="mix, or memorize/detect/reasoning (comma list)")
+    parser.add_argument("--stages", default="1,2,4,7", help="segments per curriculum stage")
+    parser.add_argument("--init", default=None, help="checkpoint to start the first stage from")
+    parser.add_argument("--segment-size", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--max-steps", default="400", help="steps per stage: one number, or one per stage (comma list)")
+    parser.add_argument("--eval-every", type=int, default=50)
+    parser.add_argument("--eval-batch", type=int, default=16)
+    parser.add_argument("--valid-samples", type=int, default=96)
+    parser.add_argument("--target", type=float, default=0.99)
+    parser.add_argument("--patience", type=int, default=6)
+    parser.add_argument("--save-every", type=int, default=25)
+    parser.add_argument(
+        "--question-alone", type=float, default=0.25, help="share of samples whose question is a segment of its own"
+    )
+    parser.add_argument("--truncate-bptt", type=int, default=None, help="backprop through the last k segments only")
+    parser.add_argument("--noise", default="train", help="training noise: train books or a text FILE")
+    parser.add_argument("--valid-noise", default="valid", help="validation noise: the held-out book")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast on CPU (default: only where the CPU has native bf16)",
+    )
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--tiny", action="store_true", help="tiny random backbone (tests only)")
+    parser.add_argument(
+        "--overfit-batches", type=int, default=0, help="cycle over this many batches (checks the loop learns)"
+    )
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(args.device)
+    torch.manual_seed(args.seed)
+    (out / "args.json").write_text(json.dumps(vars(args), indent=1))
+
+    def log(record: dict) -> None:
+        with open(out / "log.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    init = args.init
+    stages = [int(s) for s in args.stages.split(",")]
+    steps = [int(s) for s in args.max_steps.split(",")]
+    steps = steps * len(stages) if len(steps) == 1 else steps
+    if len(steps) != len(stages):
+        parser.error("--max-steps needs one number or one per stage")
+    for stage, max_steps in zip(stages, steps, strict=True):
+        args.max_steps = max_steps
+        best = train_stage(args, stage, init, out, device, log)
+        print(f"stage {stage}: best validation accuracy {best:.4f}", flush=True)
+        init = str(out / f"stage-{stage}" / "best")
+    print(f"final model: {init}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,137 @@
+"""Haystacks on the real tokenizer and the shipped books: spans, boundaries, lengths, seeds."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from rmt.haystack import build_custom_haystack, build_haystack
+from rmt.noise import TRAIN_BOOKS, VALID_BOOKS, load_corpus
+from rmt.tasks import NAMES, ROOMS, make_task
+
+SENTENCE_END = re.compile(r"[.!?][\"'\u2019\u201d)\]_]*\s*$")
+
+
+def assert_facts_well_placed(hay, tokenizer) -> None:
+    for fact in hay.facts:
+        assert hay.text[fact.char_start : fact.char_end] == fact.text
+        decoded = tokenizer.decode(hay.token_ids[fact.token_start : fact.token_end].tolist())
+        assert decoded == fact.text.lower()
+        before = hay.text[: fact.char_start]
+        assert before == "" or SENTENCE_END.search(before), f"fact not at a sentence start: {before[-40:]!r}"
+
+
+@pytest.mark.parametrize("task", ["memorize", "detect", "reasoning"])
+@pytest.mark.parametrize("tokens", [200, 5000])
+def test_task_haystacks(task: str, tokens: int, tokenizer) -> None:
+    hay = build_haystack(task, tokens, tokenizer, seed=3)
+    assert hay.num_tokens == tokens
+    assert_facts_well_placed(hay, tokenizer)
+    assert hay.answer in ROOMS
+    assert hay.text.endswith(hay.question)
+    assert hay.question_ids == tokenizer(hay.question, add_special_tokens=False)["input_ids"]
+    # the token ids are exactly what the tokenizer makes of the text
+    assert tokenizer(hay.text, add_special_tokens=False)["input_ids"] == hay.token_ids.tolist()
+    if task == "memorize":
+        assert hay.facts[0].char_start == 0
+
+
+def test_answers_follow_from_the_facts() -> None:
+    import random
+
+    rng = random.Random(0)
+    for _ in range(200):
+        sample = make_task("detect", rng)
+        name = sample.question.removeprefix("Where is ").rstrip("?")
+        assert name in NAMES and sample.facts[0].startswith(name) and sample.facts[0].endswith(f"the {sample.answer}.")
+    opposite = {"north": "south", "south": "north", "east": "west", "west": "east"}
+    for _ in range(200):
+        sample = make_task("reasoning", rng)
+        relations = [re.match(r"The (\w+) is (\w+) of the (\w+)\.", f).groups() for f in sample.facts]
+        if m := re.match(r"What is (\w+) of the (\w+)\?", sample.question):
+            direction, centre = m.groups()
+            hits = [a for a, d, c in relations if d == direction and c == centre]
+        else:
+            centre, direction = re.match(r"What is the (\w+) (\w+) of\?", sample.question).groups()
+            hits = [a for a, d, c in relations if d == opposite[direction] and c == centre]
+        assert hits == [sample.answer]
+
+
+def test_same_seed_same_haystack_other_seed_other(tokenizer) -> None:
+    a = build_haystack("detect", 3000, tokenizer, seed=7)
+    b = build_haystack("detect", 3000, tokenizer, seed=7)
+    c = build_haystack("detect", 3000, tokenizer, seed=8)
+    assert a.text == b.text and np.array_equal(a.token_ids, b.token_ids)
+    assert a.text != c.text
+
+
+@pytest.mark.parametrize("depth", [0.0, 0.5, 1.0])
+def test_fact_depth(depth: float, tokenizer) -> None:
+    hay = build_haystack("detect", 20000, tokenizer, seed=1, depth=depth)
+    position = hay.facts[0].token_start / hay.num_tokens
+    assert abs(position - depth) < 0.02
+    assert_facts_well_placed(hay, tokenizer)
+
+
+def test_two_million_tokens_wrap_the_corpus(tokenizer) -> None:
+    hay = build_haystack("reasoning", 2_000_000, tokenizer, seed=0)
+    assert hay.num_tokens == 2_000_000
+    assert_facts_well_placed(hay, tokenizer)
+    assert load_corpus("valid", tokenizer).num_tokens < 2_000_000  # so it really wrapped
+
+
+def test_train_and_valid_books_do_not_overlap(tokenizer) -> None:
+    assert not set(TRAIN_BOOKS) & set(VALID_BOOKS)
+    train = build_haystack("detect", 3000, tokenizer, seed=0, noise="train")
+    valid = load_corpus("valid", tokenizer).text
+    assert train.text[:200] not in valid
+
+
+def test_noise_from_any_text_file(tmp_path, tokenizer) -> None:
+    path = tmp_path / "noise.txt"
+    path.write_text("The sky was grey. Rain fell on the town! Nobody went out? " * 50)
+    hay = build_haystack("detect", 600, tokenizer, seed=0, noise=str(path))
+    assert hay.num_tokens == 600 and "Rain fell" in hay.text
+    assert_facts_well_placed(hay, tokenizer)
+
+
+def test_custom_haystack(tokenizer) -> None:
+    hay = build_custom_haystack(
+        "One line only. Another line here.",
+        ["Sandra went to the garden.", "Mary moved to the office."],
+        "Where is Sandra?",
+        400,
+        tokenizer,
+        answer="garden",
+    )
+    assert hay.num_tokens == 400 and hay.answer == "garden"
+    assert [f.text for f in hay.facts] == ["Sandra went to the garden.", "Mary moved to the office."]
+    assert_facts_well_placed(hay, tokenizer)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"question": " "}, "question"),
+        ({"facts": []}, "fact"),
+        ({"num_tokens": 0}, "positive"),
+        ({"num_tokens": 10**9}, "maximum"),
+    ],
+)
+def test_custom_haystack_rejects_bad_input(kwargs, message, tokenizer) -> None:
+    args = {
+        "noise_text": "Some text.",
+        "facts": ["John went to the kitchen."],
+        "question": "Where is John?",
+        "num_tokens": 100,
+        "tokenizer": tokenizer,
+    } | kwargs
+    with pytest.raises(ValueError, match=message):
+        build_custom_haystack(**args)
+
+
+def test_unknown_task_is_a_clear_error(tokenizer) -> None:
+    with pytest.raises(ValueError, match="unknown task"):
+        build_haystack("juggling", 100, tokenizer)

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from rmt.model import RMTConfig
+from rmt.segments import segment_batch, segment_bounds, segment_layout, split_right_aligned
+
+
+@pytest.mark.parametrize("length", [1, 5, 6, 7, 12, 13, 100])
+def test_split_round_trips_and_is_right_aligned(length: int) -> None:
+    ids = list(range(length))
+    chunks = split_right_aligned(ids, 6)
+    assert [t for c in chunks for t in c] == ids
+    assert all(len(c) == 6 for c in chunks[1:])  # every segment but the first is full
+    assert 1 <= len(chunks[0]) <= 6
+    assert chunks[-1][-1] == length - 1  # the question (the end) is in the last segment
+
+
+def test_bounds_cover_the_sequence_without_gaps() -> None:
+    bounds = segment_bounds(1000, 115)
+    assert bounds[0][0] == 0 and bounds[-1][1] == 1000
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+
+
+def test_layout_puts_memory_right_after_cls() -> None:
+    config = RMTConfig(num_mem_tokens=3, segment_size=16)
+    assert segment_layout([7, 8], config) == [101, 0, 0, 0, 102, 7, 8, 102]
+    assert config.text_per_segment == 10
+
+
+def test_batch_of_mixed_lengths_aligns_on_the_last_segment() -> None:
+    config = RMTConfig(num_mem_tokens=2, segment_size=10)  # 5 text tokens per segment
+    segments = segment_batch([list(range(12)), list(range(3))], config)
+    assert len(segments) == 3
+    assert segments[0].active.tolist() == [True, False]  # the short sample joins later
+    assert segments[-1].active.tolist() == [True, True]
+    assert segments[-1].text_ids == [[7, 8, 9, 10, 11], [0, 1, 2]]
+    assert segments[-1].attention_mask.sum(1).tolist() == [2 + 2 + 5 + 1, 2 + 2 + 3 + 1]

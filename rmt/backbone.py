@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
 
 def backbone_dir() -> str:
@@ -20,6 +20,8 @@ def backbone_dir() -> str:
 @functools.lru_cache(maxsize=4)
 def load_tokenizer(path: str | None = None) -> PreTrainedTokenizerBase:
     """The fast tokenizer of the backbone (or of a checkpoint folder); loaded once per process."""
-    tokenizer = AutoTokenizer.from_pretrained(path or backbone_dir(), use_fast=True)
+    # An explicit (empty) config stops AutoTokenizer from reading a checkpoint's config.json,
+    # which describes the RMT, not a tokenizer; tokenizer_config.json names the class.
+    tokenizer = AutoTokenizer.from_pretrained(path or backbone_dir(), use_fast=True, config=PretrainedConfig())
     tokenizer.model_max_length = 10**9  # haystacks are long on purpose; segments are cut by us
     return tokenizer

@@ -60,6 +60,14 @@ def make_sample(
     return build_haystack(task, length, tokenizer, seed=seed, noise=noise)
 
 
+def parse_mix(spec: str | None) -> dict[str, float]:
+    """``reasoning=0.7,detect=0.2,memorize=0.1`` -> weights; None -> the default mix."""
+    if not spec:
+        return dict(TASK_MIX)
+    weights = {check_task(k): float(v) for k, v in (part.split("=") for part in spec.split(","))}
+    return {t: weights.get(t, 0.0) for t in TASK_MIX}
+
+
 def make_batch(
     tasks: list[str],
     num_segments: int,
@@ -69,8 +77,9 @@ def make_batch(
     rng: random.Random,
     noise: str = "train",
     question_alone_prob: float = 0.0,
+    mix: dict[str, float] | None = None,
 ) -> Batch:
-    weights = [TASK_MIX[t] for t in tasks]
+    weights = [(mix or TASK_MIX)[t] for t in tasks]
     chosen = rng.choices(tasks, weights=weights, k=batch_size)
     hays = [make_sample(t, num_segments, text_per_segment, tokenizer, rng, noise, question_alone_prob) for t in chosen]
     return Batch([h.token_ids for h in hays], [ROOMS.index(h.answer) for h in hays], chosen)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from rmt.backbone import backbone_dir, load_tokenizer
 from rmt.checkpoint import load_checkpoint, save_checkpoint
-from rmt.data import make_batch, task_list
+from rmt.data import make_batch, parse_mix, task_list
 from rmt.device import cpu_has_fast_bf16, pick_device
 from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
 from rmt.tasks import ROOMS
@@ -131,7 +131,17 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
     while meta["step"] < args.max_steps:
         batch_index = meta["step"] % args.overfit_batches if args.overfit_batches else meta["step"]
         rng = random.Random(f"{args.seed}:{stage}:{batch_index}")  # same batches after a resume
-        batch = make_batch(tasks, stage, args.batch_size, text_len, tokenizer, rng, args.noise, args.question_alone)
+        batch = make_batch(
+            tasks,
+            stage,
+            args.batch_size,
+            text_len,
+            tokenizer,
+            rng,
+            args.noise,
+            args.question_alone,
+            parse_mix(args.mix),
+        )
         with autocast():
             logits = model(batch.token_ids, truncate_bptt=args.truncate_bptt)
         loss = loss_fn(logits.float(), torch.tensor(batch.labels, device=device))
@@ -170,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train an RMT with the paper's segment curriculum.")
     parser.add_argument("--out", required=True, help="run folder (resumes if it exists)")
     parser.add_argument("--tasks", default="mix", help="mix, or memorize/detect/reasoning (comma list)")
+    parser.add_argument("--mix", default=None, help="training task weights, e.g. reasoning=0.7,detect=0.2,memorize=0.1")
     parser.add_argument("--stages", default="1,2,4,7", help="segments per curriculum stage")
     parser.add_argument("--init", default=None, help="checkpoint to start the first stage from")
     parser.add_argument("--segment-size", type=int, default=512)

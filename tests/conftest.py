@@ -47,3 +47,40 @@ def tiny() -> RecurrentMemoryTransformer:
 @pytest.fixture(scope="session")
 def tokenizer():
     return load_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The real app (shipped checkpoints), launched as `python app.py` on a free port, offline."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | {"RMT_PORT": str(port), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = open(root / "tests" / f".app-{port}.log", "w")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited: {(root / 'tests' / f'.app-{port}.log').read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("app did not start in 180 s")
+    yield url, proc
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+    (root / "tests" / f".app-{port}.log").unlink(missing_ok=True)

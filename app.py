@@ -1,0 +1,298 @@
+"""RMT Explorer: watch a recurrent memory carry facts through millions of tokens.
+
+Wiring only: every computation lives in ``rmt`` (``rmt.explorer`` does the work, ``rmt.plots``
+draws). Starts offline: no Hub or analytics call unless a Hub checkpoint id is configured.
+
+    python app.py                       # http://127.0.0.1:7860
+    RMT_CHECKPOINT=owner/repo python app.py   # a checkpoint from the Hub instead of ./checkpoints
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+if "/" not in os.environ.get("RMT_CHECKPOINT", "/").strip("./") or os.path.isdir(os.environ.get("RMT_CHECKPOINT", ".")):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing to fetch: never wait on the network
+
+import functools
+from collections.abc import Callable, Iterator
+
+import gradio as gr
+
+from rmt import plots
+from rmt.explorer import Explorer
+
+try:  # ZeroGPU on Hugging Face Spaces; a no-op everywhere else
+    import spaces
+
+    gpu = spaces.GPU(duration=120)
+except ImportError:
+
+    def gpu(fn: Callable) -> Callable:
+        return fn
+
+
+LENGTH_PRESETS = ["1000", "4000", "32000", "256000", "1000000", "2000000"]
+SCENES = {  # one click on stage: (task, tokens, depth %, seed)
+    "Memorize · 4K tokens": ("memorize", 4000, None, 1),
+    "Detect · 8K tokens, fact at 30%": ("detect", 8000, 30, 2),
+    "Reasoning · 6K tokens": ("reasoning", 6000, None, 3),
+}
+CSS = """
+.rmt-preview { font-size: 1.05rem; line-height: 1.5; max-height: 420px; overflow-y: auto; }
+.rmt-preview mark { background: #ffb000; color: #000; padding: 0 .2em; border-radius: 3px; font-weight: 600; }
+.rmt-preview mark.q { background: #5ab4ff; }
+#status, #verdict { font-size: 1.15rem; }
+"""
+
+explorer = Explorer()
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Bad input becomes a readable message in the page and the API, never a crash."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, OSError, UnicodeError) as error:
+            raise gr.Error(str(error)) from None
+
+    return wrapper
+
+
+def user_errors_stream(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            yield from fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, OSError, UnicodeError) as error:
+            raise gr.Error(str(error)) from None
+
+    return wrapper
+
+
+@user_errors
+def generate(task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer):
+    """Build a haystack. Returns its id (pass it to `run`), a preview and a summary."""
+    hay_id, preview, summary = explorer.generate(
+        task, tokens, None if random_depth else depth, seed, noise_text, facts, question, answer, noise_source
+    )
+    return hay_id, preview, summary, gr.update(maximum=summary["segments"], value=1)
+
+
+@gpu
+@user_errors_stream
+def run(hay_id: str) -> Iterator[tuple]:
+    """Run the RMT segment by segment; streams progress, the answer forming and, at the end, the verdict."""
+    for view in explorer.run(hay_id):
+        inspect_fig = None
+        segment_value = gr.update()
+        if view.done:
+            segment_value = gr.update(value=view.segment, maximum=view.num_segments)
+            try:
+                inspect_fig = explorer.inspect(hay_id, view.segment, 1, "mean")
+            except ValueError:
+                inspect_fig = None
+        yield (
+            view.status,
+            view.answer_figure,
+            view.change_figure,
+            view.memory_figure,
+            view.time_figure,
+            view.verdict,
+            segment_value,
+            inspect_fig if inspect_fig is not None else gr.update(),
+        )
+
+
+def stop(hay_id: str) -> str:
+    return explorer.stop(hay_id)
+
+
+@user_errors
+def inspect(hay_id: str, segment, layer, head):
+    """Attention of [CLS], memory (and question) over one segment, re-run from its stored memory."""
+    return explorer.inspect(hay_id, segment, layer, head)
+
+
+@user_errors
+def flops(tokens):
+    """Forward FLOPs of full attention vs RMT at this length for our backbone and the OPT family."""
+    return explorer.flops(tokens), explorer.flops_figure(int(float(tokens)))
+
+
+def scene(name: str):
+    task, tokens, depth, seed = SCENES[name]
+    return (task, str(tokens), depth if depth is not None else 50, depth is None, seed, "valid")
+
+
+def build() -> gr.Blocks:
+    config = explorer.model.config
+    with gr.Blocks(title="RMT Explorer") as demo:
+        gr.Markdown(
+            "# RMT Explorer: a 128-token encoder that reads millions of tokens\n"
+            f"A Recurrent Memory Transformer reads a long text **one segment at a time** "
+            f"({config.segment_size} positions, {config.text_per_segment} of them text) and carries "
+            f"**{config.num_mem_tokens} memory vectors** from each segment to the next. Hide a fact in a long book, "
+            "ask a question at the very end, and watch the memory pick the fact up, keep it, and answer.\n\n"
+            + explorer.device_line()
+        )
+        hay_id = gr.Textbox(visible=False, label="haystack id")
+        with gr.Tab("Haystack & run"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    task = gr.Radio(explorer.task_choices(), value="detect", label="Task")
+                    tokens = gr.Dropdown(
+                        LENGTH_PRESETS,
+                        value="4000",
+                        allow_custom_value=True,
+                        label=f"Length in tokens (max {explorer.limits.max_tokens:,})",
+                    )
+                    with gr.Row():
+                        depth = gr.Slider(0, 100, value=50, step=1, label="Fact depth %")
+                        random_depth = gr.Checkbox(value=True, label="random depth")
+                    with gr.Row():
+                        seed = gr.Number(value=0, precision=0, label="Seed")
+                        noise_source = gr.Radio(
+                            [("Moby-Dick (never trained on)", "valid"), ("Austen (training books)", "train")],
+                            value="valid",
+                            label="Noise",
+                        )
+                    with gr.Accordion("Custom haystack (task: custom)", open=False):
+                        noise_text = gr.Textbox(lines=4, label="Noise text (empty: the built-in book)", max_lines=8)
+                        facts = gr.Textbox(
+                            lines=2, label="Facts, one per line", value="Sandra journeyed to the garden."
+                        )
+                        question = gr.Textbox(label="Question", value="Where is Sandra?")
+                        answer = gr.Textbox(label="Expected answer (optional)", value="garden")
+                    generate_btn = gr.Button("Generate haystack", variant="primary")
+                    scene_buttons = [gr.Button(f"▶ {name}") for name in SCENES]
+                with gr.Column(scale=2):
+                    preview = gr.HTML(label="Preview", value="<p>Generate a haystack to see where the facts are.</p>")
+                    summary = gr.JSON(label="Haystack", visible=True)
+            with gr.Row():
+                run_btn = gr.Button("Run RMT", variant="primary", size="lg")
+                stop_btn = gr.Button("Stop", variant="stop", size="lg")
+            status = gr.Markdown("Not started.", elem_id="status")
+            verdict = gr.Markdown("", elem_id="verdict")
+            with gr.Row():
+                answer_plot = gr.Plot(label="Answer forming")
+                change_plot = gr.Plot(label="Memory update per segment")
+            with gr.Row():
+                memory_plot = gr.Plot(label="Memory over time")
+                with gr.Column():
+                    with gr.Row():
+                        segment = gr.Slider(1, 2, value=1, step=1, label="Segment to inspect")
+                        layer = gr.Dropdown(
+                            [str(i) for i in range(1, explorer.model.backbone.config.num_hidden_layers + 1)],
+                            value="1",
+                            label="Layer",
+                        )
+                        head = gr.Dropdown(
+                            ["mean"] + [str(h) for h in range(explorer.model.backbone.config.num_attention_heads)],
+                            value="mean",
+                            label="Head",
+                        )
+                    inspect_btn = gr.Button("Show attention")
+            attention_plot = gr.Plot(label="Attention")
+        with gr.Tab("Compute"):
+            gr.Markdown(
+                "Forward FLOPs over input length. Full attention grows with the square of the length; "
+                "RMT pays one segment per ~segment of text. The measured time of your last run is below."
+            )
+            with gr.Row():
+                flops_tokens = gr.Number(value=2_048_000, precision=0, label="Tokens")
+                flops_btn = gr.Button("Compare")
+            flops_plot = gr.Plot(value=explorer.flops_figure(), label="FLOPs")
+            flops_json = gr.JSON(label="FLOPs at this length")
+            time_plot = gr.Plot(label="Measured time")
+        with gr.Tab("Accuracy"):
+            gr.Markdown(
+                "Accuracy of the shipped checkpoints on the held-out book (Moby-Dick), from their `eval.json`. "
+                "Dashed: the same encoder fine-tuned without memory, reading only the last segment."
+            )
+            gr.Plot(value=explorer.accuracy_figure(), label="Accuracy")
+        with gr.Tab("About"):
+            gr.Markdown(ABOUT)
+            gr.Plot(value=plots.layout_figure(config.num_mem_tokens, config.segment_size), label="Segment layout")
+            gr.Markdown(explorer.device_line())
+            with gr.Accordion("Model card", open=False):
+                gr.Markdown(explorer.model_card())
+
+        generate_event = generate_btn.click(
+            generate,
+            [task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer],
+            [hay_id, preview, summary, segment],
+            api_name="generate",
+            concurrency_limit=4,
+        )
+        run_outputs = [status, answer_plot, change_plot, memory_plot, time_plot, verdict, segment, attention_plot]
+        run_event = run_btn.click(run, hay_id, run_outputs, api_name="run", concurrency_id="model", concurrency_limit=1)
+        stop_btn.click(stop, hay_id, status, cancels=[run_event], api_name="stop", queue=False)
+        inspect_btn.click(
+            inspect,
+            [hay_id, segment, layer, head],
+            attention_plot,
+            api_name="inspect",
+            concurrency_id="model",
+            concurrency_limit=1,
+        )
+        flops_btn.click(flops, flops_tokens, [flops_json, flops_plot], api_name="flops")
+        for button, name in zip(scene_buttons, SCENES, strict=True):
+            button.click(
+                functools.partial(scene, name),
+                None,
+                [task, tokens, depth, random_depth, seed, noise_source],
+                api_visibility="private",
+            ).then(
+                generate,
+                [task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer],
+                [hay_id, preview, summary, segment],
+                api_visibility="private",
+            ).success(run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
+        del generate_event
+    demo.queue(max_size=int(os.environ.get("RMT_QUEUE_SIZE", 16)))
+    return demo
+
+
+ABOUT = """
+### What is RMT?
+The **Recurrent Memory Transformer** (Bulatov, Kuratov & Burtsev, NeurIPS 2022; *Scaling Transformer to 1M
+tokens and beyond with RMT*, arXiv 2304.11062) turns a fixed-window encoder into a recurrent reader. A few
+**memory tokens** sit at the start of every segment, right after `[CLS]`. The encoder's outputs at those
+positions become the memory of the next segment; the question at the end is answered from the `[CLS]` of the
+last segment. Compute grows linearly with length and memory stays constant, so a 128-position model can read
+2,000,000 tokens.
+
+### The tasks (from the paper)
+- **Memorize**: one fact (`Mary went to the kitchen.`) at the very start, then noise, then `Where is Mary?`
+- **Detect & Memorize**: the same fact hidden at a random sentence in the noise.
+- **Reasoning**: two relation facts (`The hallway is east of the bathroom.`) at random places, then a question
+  that needs the right one (`What is the bathroom east of?`).
+
+The noise is real book text (Project Gutenberg): Jane Austen for training, *Moby-Dick* never seen in training.
+
+### What the plots show
+- **Answer forming**: after every segment the question is asked of the memory so far.
+- **Memory update**: how much each segment rewrites the memory; facts cause spikes ("write"), noise barely
+  moves it ("retain").
+- **Memory over time**: distance between memory states; blocks break where facts arrive.
+- **Attention**: rows are `[CLS]`, the memory slots and (last segment) the question tokens; fact tokens are
+  highlighted. Any segment of a finished run is re-run from its stored memory with attention recorded.
+"""
+
+demo = build()
+
+if __name__ == "__main__":
+    demo.launch(
+        server_name=os.environ.get("RMT_HOST", "127.0.0.1"),
+        server_port=int(os.environ.get("RMT_PORT", 7860)),
+        css=CSS,
+        footer_links=["api"],
+    )

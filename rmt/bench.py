@@ -1,0 +1,211 @@
+"""Side-by-side speed and memory: our fast path, a paper-style RMT loop, and full attention.
+
+    python -m rmt.bench --checkpoint checkpoints/rmt-minilm-babi --max-tokens 2000000 --json
+
+- fast: ``rmt.inference.classify_equal_length`` (inference_mode, SDPA, fastest native dtype,
+  nothing kept per segment).
+- paper-style: our re-creation of the original loop: memory as extra vocabulary embeddings
+  spliced into ``inputs_embeds`` every segment, all hidden states returned, eager attention, fp32,
+  ``no_grad``. Same weights.
+- full attention: the same layer shape over the whole input at once (random weights, position
+  table extended), for lengths up to ``--full-max-tokens``, to show the quadratic wall.
+
+Peak memory is the process RSS sampled every 5 ms during each row (CUDA: max allocated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rmt.checkpoint import load_checkpoint
+from rmt.device import pick_device
+from rmt.inference import classify_equal_length, prepare_for_inference
+from rmt.model import RecurrentMemoryTransformer
+from rmt.segments import segment_bounds
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+class PeakMemory:
+    """Peak RSS (CPU) or max allocated (CUDA) while the block runs."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.peak, self._stop = device, 0, threading.Event()
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            self.peak = rss_bytes()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, rss_bytes())
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            self.peak = torch.cuda.max_memory_allocated()
+        else:
+            self._stop.set()
+            self._thread.join()
+            self.peak = max(self.peak, rss_bytes())
+
+
+@torch.no_grad()
+def paper_style_loop(model: RecurrentMemoryTransformer, token_ids: np.ndarray) -> torch.Tensor:
+    """The original implementation's way: memory ids in the vocabulary, spliced embeddings, every
+    hidden state returned, eager attention, fp32."""
+    cfg = model.config
+    backbone = model.backbone
+    word = backbone.get_input_embeddings()
+    memory = model.initial_memory.float().unsqueeze(0).expand(token_ids.shape[0], -1, -1)
+    logits = None
+    for a, b in segment_bounds(token_ids.shape[1], cfg.text_per_segment):
+        text = torch.from_numpy(np.ascontiguousarray(token_ids[:, a:b])).long()
+        n = text.shape[0]
+        ids = torch.cat(
+            [
+                torch.full((n, 1), cfg.cls_token_id),
+                torch.full((n, cfg.num_mem_tokens), cfg.pad_token_id),
+                torch.full((n, 1), cfg.sep_token_id),
+                text,
+                torch.full((n, 1), cfg.sep_token_id),
+            ],
+            dim=1,
+        )
+        embeds = word(ids).float()
+        embeds[:, 1 : 1 + cfg.num_mem_tokens] = memory
+        out = backbone(inputs_embeds=embeds, attention_mask=torch.ones_like(ids), output_hidden_states=True)
+        memory = out.hidden_states[-1][:, 1 : 1 + cfg.num_mem_tokens]
+        logits = model.classifier(out.pooler_output)
+    return logits
+
+
+def full_attention_model(model: RecurrentMemoryTransformer, length: int, device: torch.device, dtype: torch.dtype):
+    from transformers import AutoConfig, AutoModel
+
+    cfg = AutoConfig.for_model(**(model.config.backbone | {"max_position_embeddings": length + 2}))
+    cfg._attn_implementation = "sdpa"
+    return AutoModel.from_config(cfg).to(device=device, dtype=dtype).eval()
+
+
+def timed(fn: Callable[[], object], device: torch.device) -> tuple[float, int]:
+    with PeakMemory(device) as peak:
+        started = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - started
+    return seconds, peak.peak
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Speed and memory: fast RMT path vs paper-style loop vs full attention."
+    )
+    parser.add_argument("--checkpoint", default="checkpoints/rmt-minilm-babi")
+    parser.add_argument("--max-tokens", type=int, default=2_000_000)
+    parser.add_argument("--reference-max-tokens", type=int, default=65_536, help="longest paper-style run (it is slow)")
+    parser.add_argument("--full-max-tokens", type=int, default=16_384, help="longest full-attention pass")
+    parser.add_argument("--batch", type=int, default=1, help="haystacks run together")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    device = pick_device(args.device)
+    model = prepare_for_inference(load_checkpoint(args.checkpoint), device)
+    reference = load_checkpoint(args.checkpoint).float().eval()
+    reference.backbone.set_attn_implementation("eager")
+    seg = model.config.segment_size
+    lengths = []
+    length = 4096
+    while length < args.max_tokens:
+        lengths.append(length)
+        length *= 4
+    lengths.append(args.max_tokens)
+    rng = np.random.default_rng(0)
+    rows = []
+    classify_equal_length(model, rng.integers(1000, 29000, size=(args.batch, seg * 2), dtype=np.int32))  # warm-up
+    for length in tqdm(lengths, desc="lengths", file=sys.stderr, disable=args.json):
+        ids = rng.integers(1000, 29000, size=(args.batch, length), dtype=np.int32)
+        seconds, peak = timed(lambda ids=ids: classify_equal_length(model, ids), device)
+        rows.append(
+            {
+                "impl": "fast",
+                "tokens": length,
+                "seconds": seconds,
+                "peak_bytes": peak,
+                "tokens_per_second": args.batch * length / seconds,
+            }
+        )
+        if length <= args.reference_max_tokens and device.type == "cpu":
+            seconds, peak = timed(lambda ids=ids: paper_style_loop(reference, ids), device)
+            rows.append(
+                {
+                    "impl": "paper-style",
+                    "tokens": length,
+                    "seconds": seconds,
+                    "peak_bytes": peak,
+                    "tokens_per_second": args.batch * length / seconds,
+                }
+            )
+        if length <= args.full_max_tokens:
+            full = full_attention_model(model, length, device, model.dtype)
+            x = torch.from_numpy(ids).long().to(device)
+            with torch.inference_mode():
+                seconds, peak = timed(lambda full=full, x=x: full(input_ids=x), device)
+            rows.append(
+                {
+                    "impl": "full-attention",
+                    "tokens": length,
+                    "seconds": seconds,
+                    "peak_bytes": peak,
+                    "tokens_per_second": args.batch * length / seconds,
+                }
+            )
+            del full
+    fast = {r["tokens"]: r for r in rows if r["impl"] == "fast"}
+    speedup = {
+        str(r["tokens"]): fast[r["tokens"]]["tokens_per_second"] / r["tokens_per_second"]
+        for r in rows
+        if r["impl"] == "paper-style"
+    }
+    result = {
+        "device": str(device),
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "segment_size": seg,
+        "batch": args.batch,
+        "rows": rows,
+        "speedup_vs_reference": speedup,
+        "fast_peak_ratio_max_vs_4096": fast[lengths[-1]]["peak_bytes"] / fast[lengths[0]]["peak_bytes"],
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for r in rows:
+            print(
+                f"{r['impl']:>15} {r['tokens']:>10,} tok  {r['seconds']:8.2f} s  "
+                f"{r['tokens_per_second']:10,.0f} tok/s  "
+                f"peak {r['peak_bytes'] / 2**20:8.0f} MiB"
+            )
+        print("speed-up vs paper-style:", {k: round(v, 2) for k, v in speedup.items()})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,466 @@
+"""What the web app does, as plain Python: generate, run, inspect, compare. No Gradio here.
+
+The app keeps one ``Explorer`` (models loaded once) and passes each browser session a haystack
+id; haystacks and their runs live server-side in a small LRU, so a 2M-token haystack never
+travels to the browser and gr.State never copies megabytes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from rmt import plots
+from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_checkpoint
+from rmt.device import inference_dtype, pick_device
+from rmt.flops import PRESETS, compare
+from rmt.haystack import Haystack, build_custom_haystack, build_haystack
+from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
+from rmt.segments import num_segments
+from rmt.tasks import ROOMS, TASKS, check_task
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "rmt-minilm-babi"
+DEFAULT_BASELINE = ROOT / "checkpoints" / "baseline-no-memory"
+PREVIEW_CONTEXT = 280  # characters shown on each side of a fact
+FLOP_PRESETS = ("minilm-l6", "bert-base", "opt-125m", "opt-1.3b", "opt-6.7b", "opt-30b", "opt-175b")
+
+
+@dataclass
+class Limits:
+    """Configurable input limits; the CPU default keeps a run under a few minutes here."""
+
+    max_tokens: int
+    max_paste_chars: int
+
+    @classmethod
+    def from_env(cls, device: torch.device) -> Limits:
+        on_gpu = device.type == "cuda"
+        return cls(
+            max_tokens=int(os.environ.get("RMT_MAX_TOKENS", 10_000_000 if on_gpu else 2_000_000)),
+            max_paste_chars=int(os.environ.get("RMT_MAX_PASTE_CHARS", 20_000_000 if on_gpu else 5_000_000)),
+        )
+
+
+@dataclass
+class Entry:
+    """One generated haystack and, once run, its LiveRun."""
+
+    haystack: Haystack
+    run: LiveRun | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class RunView:
+    """One update of a live run, ready for the page."""
+
+    status: str
+    answer_figure: go.Figure
+    change_figure: go.Figure | None = None
+    memory_figure: go.Figure | None = None
+    time_figure: go.Figure | None = None
+    verdict: str = ""
+    done: bool = False
+    segment: int = 0  # the segment to inspect by default (the first fact's)
+    num_segments: int = 1
+
+
+def user_error(message: str) -> ValueError:
+    return ValueError(message)
+
+
+class Explorer:
+    def __init__(
+        self, checkpoint: str | None = None, baseline: str | None = None, device: str = "auto", max_entries: int = 8
+    ) -> None:
+        self.device = pick_device(device)
+        self.checkpoint = str(checkpoint or os.environ.get("RMT_CHECKPOINT") or DEFAULT_CHECKPOINT)
+        self.model = prepare_for_inference(load_checkpoint(self.checkpoint), self.device)
+        self.tokenizer = load_checkpoint_tokenizer(self.checkpoint)
+        baseline = baseline or os.environ.get("RMT_BASELINE") or DEFAULT_BASELINE
+        self.baseline = (
+            prepare_for_inference(load_checkpoint(baseline), self.device) if Path(baseline).exists() else None
+        )
+        self.limits = Limits.from_env(self.device)
+        self.entries: OrderedDict[str, Entry] = OrderedDict()
+        self.max_entries = max_entries
+        self.lock = threading.Lock()
+        self.class_names = self.model.config.class_names or list(ROOMS)
+
+    # ----- haystacks -----------------------------------------------------------------------
+    def check_tokens(self, tokens: float | int | str | None) -> int:
+        try:
+            value = float(tokens)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise user_error(f"length must be a number of tokens, got {tokens!r}") from None
+        if not np.isfinite(value) or value < 1:
+            raise user_error(f"length must be a positive number of tokens, got {tokens!r}")
+        if value > self.limits.max_tokens:
+            raise user_error(f"length {int(value):,} is above this server's limit of {self.limits.max_tokens:,} tokens")
+        return int(value)
+
+    @staticmethod
+    def check_depth(depth: float | None) -> float | None:
+        if depth is None or depth == "" or (isinstance(depth, str) and depth.lower() == "random"):
+            return None
+        try:
+            value = float(depth)
+        except (TypeError, ValueError):
+            raise user_error(f"fact depth must be a percentage 0-100 or empty for random, got {depth!r}") from None
+        if not np.isfinite(value) or not 0 <= value <= 100:
+            raise user_error(f"fact depth must be between 0 and 100 %, got {depth!r}")
+        return value / 100.0
+
+    @staticmethod
+    def check_seed(seed: float | int | None) -> int:
+        try:
+            value = float(seed if seed is not None else 0)
+        except (TypeError, ValueError):
+            raise user_error(f"seed must be a whole number, got {seed!r}") from None
+        if not np.isfinite(value) or value < 0 or value >= 2**31 or value != int(value):
+            raise user_error(f"seed must be a whole number from 0 to {2**31 - 1}, got {seed!r}")
+        return int(value)
+
+    def check_text(self, text: str | None, what: str) -> str:
+        text = text or ""
+        if len(text) > self.limits.max_paste_chars:
+            raise user_error(
+                f"{what} is {len(text):,} characters; this server takes at most {self.limits.max_paste_chars:,}"
+            )
+        if "\x00" in text or sum(ch < " " and ch not in "\n\r\t" for ch in text[:100_000]) > 0.1 * min(
+            len(text), 100_000
+        ):
+            raise user_error(f"{what} looks like binary data, not text")
+        return text
+
+    def generate(
+        self,
+        task: str,
+        tokens,
+        depth=None,
+        seed=0,
+        noise_text: str | None = None,
+        facts_text: str | None = None,
+        question: str | None = None,
+        answer: str | None = None,
+        noise_source: str = "valid",
+    ) -> tuple[str, str, dict]:
+        """Build a haystack; returns (id, preview HTML, summary dict)."""
+        num_tokens = self.check_tokens(tokens)
+        fraction = self.check_depth(depth)
+        seed = self.check_seed(seed)
+        if noise_source not in ("valid", "train", "all"):
+            raise user_error(f"unknown noise source {noise_source!r}: use valid, train or all")
+        if (task or "").strip().lower() == "custom":
+            noise_text = self.check_text(noise_text, "the pasted noise")
+            facts = [f for f in self.check_text(facts_text, "the facts").splitlines() if f.strip()]
+            question = self.check_text(question, "the question").strip()
+            if not question:
+                raise user_error("a custom haystack needs a question: the model answers it at the end")
+            if answer and answer.strip() and answer.strip().lower() not in ROOMS:
+                raise user_error(f"the answer must be one of the rooms the model knows: {', '.join(ROOMS)}")
+            hay = build_custom_haystack(
+                noise_text,
+                facts,
+                question,
+                num_tokens,
+                self.tokenizer,
+                answer=(answer or "").strip().lower() or None,
+                depth=fraction,
+                seed=seed,
+                noise=noise_source,
+            )
+        else:
+            try:
+                name = check_task(task or "")
+            except ValueError as error:
+                raise user_error(f"{error} (or custom)") from None
+            hay = build_haystack(name, num_tokens, self.tokenizer, seed=seed, depth=fraction, noise=noise_source)
+        hay_id = uuid.uuid4().hex[:12]
+        with self.lock:
+            self.entries[hay_id] = Entry(hay)
+            while len(self.entries) > self.max_entries:
+                _, old = self.entries.popitem(last=False)
+                old.stop.set()
+        return hay_id, self.preview_html(hay), self.summary(hay)
+
+    def entry(self, hay_id: str | None) -> Entry:
+        with self.lock:
+            if not hay_id or hay_id not in self.entries:
+                raise user_error("generate a haystack first (or it expired: generate it again)")
+            self.entries.move_to_end(hay_id)
+            return self.entries[hay_id]
+
+    def segment_of(self, token: int, hay: Haystack) -> int:
+        """Index of the segment that holds ``token`` (right-aligned segmentation)."""
+        text = self.model.config.text_per_segment
+        total = num_segments(hay.num_tokens, text)
+        first = hay.num_tokens - (total - 1) * text
+        return 0 if token < first else 1 + (token - first) // text
+
+    def summary(self, hay: Haystack) -> dict:
+        total = num_segments(hay.num_tokens, self.model.config.text_per_segment)
+        return {
+            "task": hay.task,
+            "tokens": hay.num_tokens,
+            "segments": total,
+            "question": hay.question,
+            "answer": hay.answer,
+            "noise": hay.noise,
+            "characters": len(hay.text),
+            "facts": [
+                {"text": f.text, "token": f.token_start, "segment": self.segment_of(f.token_start, hay) + 1}
+                for f in hay.facts
+            ],
+        }
+
+    def preview_html(self, hay: Haystack) -> str:
+        """The neighbourhood of each fact, highlighted; never the whole (possibly 10 MB) text."""
+        info = self.summary(hay)
+        parts = [
+            f"<div class='rmt-preview'><p><b>{info['tokens']:,}</b> tokens · <b>{info['segments']:,}</b> segments of "
+            f"{self.model.config.segment_size} positions · {len(hay.text):,} characters · noise: "
+            f"{html.escape(hay.noise)}</p>"
+        ]
+        for fact, meta in zip(hay.facts, info["facts"], strict=True):
+            before = hay.text[max(0, fact.char_start - PREVIEW_CONTEXT) : fact.char_start]
+            after = hay.text[fact.char_end : fact.char_end + PREVIEW_CONTEXT]
+            parts.append(
+                f"<p class='rmt-fact'><small>token {meta['token']:,} · segment {meta['segment']:,}</small><br>"
+                f"…{html.escape(before)}<mark>{html.escape(fact.text)}</mark>{html.escape(after)}…</p>"
+            )
+        tail = hay.text[max(0, len(hay.text) - len(hay.question) - PREVIEW_CONTEXT) : len(hay.text) - len(hay.question)]
+        parts.append(
+            f"<p class='rmt-question'>…{html.escape(tail)}<mark class='q'>{html.escape(hay.question)}</mark></p>"
+        )
+        truth = html.escape(hay.answer) if hay.answer else "not given"
+        parts.append(f"<p>Expected answer: <b>{truth}</b></p></div>")
+        return "\n".join(parts)
+
+    # ----- running ---------------------------------------------------------------------------
+    def stop(self, hay_id: str | None) -> str:
+        with self.lock:
+            entry = self.entries.get(hay_id or "")
+        if entry is None:
+            return "Nothing is running."
+        entry.stop.set()
+        return "Stopping…"
+
+    def run(self, hay_id: str | None, min_interval: float = 0.25) -> Iterator[RunView]:
+        """Run the RMT over the haystack, yielding a view at most every ``min_interval`` seconds.
+
+        The loop itself does one step per segment; throttling only decides what the page sees.
+        """
+        entry = self.entry(hay_id)
+        entry.stop.clear()
+        hay = entry.haystack
+        fact_segments = sorted({self.segment_of(f.token_start, hay) for f in hay.facts})
+        question_segment = self.segment_of(hay.question_token_start, hay)
+        total = num_segments(hay.num_tokens, self.model.config.text_per_segment)
+        probe_every = max(1, total // 2000)  # at most ~2000 live answers per run
+        last_shown = 0.0
+        run = None
+        for run in live_run(self.model, hay.token_ids, hay.question_ids, probe_every, entry.stop):
+            entry.run = run
+            now = time.perf_counter()
+            if now - last_shown >= min_interval and len(run.records) < total:
+                last_shown = now
+                yield RunView(self.status(run), self.answer_figure(run, fact_segments, hay), num_segments=total)
+        if run is None:
+            raise user_error("the haystack is empty")
+        entry.run = run
+        yield self.final_view(entry, fact_segments, question_segment)
+
+    def status(self, run: LiveRun) -> str:
+        done = len(run.records)
+        seconds = run.seconds[-1] if run.seconds else 0.0
+        tokens = run.records[-1].token_end if run.records else 0
+        rate = tokens / seconds if seconds > 0 else 0.0
+        state = "stopped" if run.stopped else ("done" if done == run.num_segments else "running")
+        return (
+            f"**{state}** · segment {done:,} of {run.num_segments:,} · {tokens:,} tokens · "
+            f"{rate:,.0f} tokens/s · {seconds:.1f} s · {self.device.type} "
+            f"{str(self.model.dtype).removeprefix('torch.')}"
+        )
+
+    def answer_figure(self, run: LiveRun, fact_segments: list[int], hay: Haystack) -> go.Figure:
+        probed = [r for r in run.records if r.probabilities is not None]
+        return plots.answer_figure(
+            [r.index for r in probed],
+            [r.probabilities for r in probed],
+            self.class_names,
+            fact_segments,
+            run.num_segments,
+            hay.answer,
+        )
+
+    def final_view(self, entry: Entry, fact_segments: list[int], question_segment: int) -> RunView:
+        run, hay = entry.run, entry.haystack
+        snaps = sorted(run.snapshots)
+        memories = np.stack([run.snapshots[s].reshape(-1).numpy() for s in snaps]) if snaps else np.zeros((0, 1))
+        # a snapshot holds the memory *before* segment s, i.e. after segment s-1
+        memory_fig = plots.memory_distance_figure([s - 1 for s in snaps], memories, fact_segments, question_segment)
+        change_fig = plots.memory_change_figure(
+            [r.index for r in run.records], [r.memory_change for r in run.records], fact_segments
+        )
+        time_fig = plots.time_figure([r.token_end for r in run.records], run.seconds)
+        return RunView(
+            self.status(run),
+            self.answer_figure(run, fact_segments, hay),
+            change_fig,
+            memory_fig,
+            time_fig,
+            self.verdict(entry),
+            done=True,
+            segment=(fact_segments[0] if fact_segments else 0) + 1,
+            num_segments=run.num_segments,
+        )
+
+    def verdict(self, entry: Entry) -> str:
+        run, hay = entry.run, entry.haystack
+        if run.stopped or run.final_probabilities is None:
+            return f"Stopped after {len(run.records):,} of {run.num_segments:,} segments: no final answer."
+        probs = run.final_probabilities
+        best = int(np.argmax(probs))
+        answer = self.class_names[best]
+        lines = [f"### RMT answers **{answer}** ({probs[best]:.0%})"]
+        if hay.answer:
+            lines.append("✅ correct" if answer == hay.answer else f"❌ wrong: the facts say **{hay.answer}**")
+        if self.baseline is not None:
+            window = self.baseline.config.text_per_segment
+            ids = hay.token_ids[None, -window:] if hay.num_tokens > window else hay.token_ids[None]
+            logits = classify_equal_length(self.baseline, ids, last_segments=1)
+            base = self.class_names[int(logits.argmax())]
+            sees = any(f.token_start >= hay.num_tokens - window for f in hay.facts)
+            lines.append(
+                f"Without memory (same encoder, fine-tuned, reads only the last {window} tokens): **{base}**"
+                + ("" if sees else " (the facts are outside its window)")
+            )
+        return "\n\n".join(lines)
+
+    # ----- inspection ------------------------------------------------------------------------
+    def inspect(self, hay_id: str | None, segment: int | float, layer: int | float | str, head: str | int) -> go.Figure:
+        """Attention of [CLS], memory and (last segment) question tokens over one segment."""
+        entry = self.entry(hay_id)
+        if entry.run is None or not entry.run.records:
+            raise user_error("run the model first: inspection re-runs a segment from the run's stored memory")
+        run, hay = entry.run, entry.haystack
+        index = int(segment) - 1
+        if not 0 <= index < len(run.records):
+            raise user_error(f"segment must be between 1 and {len(run.records):,} (the segments this run reached)")
+        layers = self.model.backbone.config.num_hidden_layers
+        layer = int(layer) - 1
+        if not 0 <= layer < layers:
+            raise user_error(f"layer must be between 1 and {layers}")
+        ids, attentions, _ = inspect_segment(self.model, hay.token_ids, run, index, [layer])
+        att = attentions[layer]  # [heads, L, L]
+        heads = att.shape[0]
+        if str(head).lower().startswith("mean"):
+            matrix, head_label = att.mean(0), "mean over heads"
+        else:
+            h = int(head)
+            if not 0 <= h < heads:
+                raise user_error(f"head must be 0-{heads - 1} or 'mean'")
+            matrix, head_label = att[h], f"head {h}"
+        m = self.model.config.num_mem_tokens
+        tokens = self.tokenizer.convert_ids_to_tokens(ids.tolist())
+        labels = [f"{i}:{t}" for i, t in enumerate(tokens)]
+        for j in range(m):
+            labels[1 + j] = f"{1 + j}:MEM{j}"
+        rows = list(range(0, 1 + m))
+        record = run.records[index]
+        if record.token_start <= hay.question_token_start < record.token_end:  # the question is here: show "read"
+            q0 = 2 + m + hay.question_token_start - record.token_start
+            rows += list(range(q0, min(q0 + 12, len(tokens) - 1)))
+        highlight = []
+        for fact in hay.facts:
+            for t in range(max(fact.token_start, record.token_start), min(fact.token_end, record.token_end)):
+                highlight.append(2 + m + t - record.token_start)
+        rows_label = "[CLS], memory" + (", question" if len(rows) > m + 1 else "")
+        title = f"Segment {index + 1:,} · layer {layer + 1} · {head_label}: rows = {rows_label}"
+        return plots.attention_figure(matrix[rows].numpy(), [labels[r] for r in rows], labels, highlight, title)
+
+    # ----- compute and accuracy --------------------------------------------------------------
+    def flops(self, tokens: int | float, segment: int | None = None) -> dict:
+        try:
+            num_tokens = int(float(tokens)) if tokens not in (None, "") else 2_048_000
+        except (TypeError, ValueError, OverflowError):
+            raise user_error(f"tokens must be a number, got {tokens!r}") from None
+        if not 1 <= num_tokens <= 10**12:
+            raise user_error(f"tokens must be between 1 and 10^12 for the FLOP model, got {tokens!r}")
+        segment = segment or self.model.config.segment_size
+        rows = {
+            name: compare(PRESETS[name], num_tokens, segment, self.model.config.num_mem_tokens) for name in FLOP_PRESETS
+        }
+        # as floats: FLOP counts pass 2**63, which JSON encoders for the page cannot take as integers
+        return {name: {k: float(v) if k.endswith("flops") else v for k, v in row.items()} for name, row in rows.items()}
+
+    def flops_figure(self, tokens: int | None = None) -> go.Figure:
+        segment = self.model.config.segment_size
+        lengths = sorted({int(x) for x in np.logspace(np.log10(segment), np.log10(4_000_000), 40)})
+        curves = {}
+        for name in ("minilm-l6", "bert-base", "opt-125m", "opt-175b"):
+            rows = [compare(PRESETS[name], t, segment, self.model.config.num_mem_tokens) for t in lengths]
+            curves[PRESETS[name].name] = (
+                lengths,
+                [float(r["full_attention_flops"]) for r in rows],
+                [float(r["rmt_flops"]) for r in rows],
+            )
+        text = ""
+        if tokens:
+            ratio = compare(PRESETS["minilm-l6"], tokens, segment, self.model.config.num_mem_tokens)["ratio"]
+            text = f"this run: {tokens:,} tokens, x{ratio:,.0f} fewer FLOPs (ours)"
+        return plots.flops_figure(curves, tokens, text)
+
+    def eval_tables(self) -> dict[str, dict]:
+        tables = {}
+        for name, path in (("RMT", self.checkpoint), ("no memory", str(DEFAULT_BASELINE))):
+            try:
+                file = resolve_checkpoint(path) / "eval.json"
+            except Exception:
+                continue
+            if file.is_file():
+                tables[name] = json.loads(file.read_text(encoding="utf-8"))
+        return tables
+
+    def accuracy_figure(self) -> go.Figure:
+        series = {}
+        for model_name, table in self.eval_tables().items():
+            for task, result in table.get("tasks", {}).items():
+                points = sorted(result["points"], key=lambda p: p["tokens"])
+                series[f"{model_name}: {task}"] = ([p["tokens"] for p in points], [p["accuracy"] for p in points])
+        return plots.accuracy_figure(series, chance=1 / len(self.class_names))
+
+    def model_card(self) -> str:
+        try:
+            card = resolve_checkpoint(self.checkpoint) / "README.md"
+            text = card.read_text(encoding="utf-8") if card.is_file() else "(no model card)"
+        except Exception as error:  # shown in the page, never fatal
+            text = f"(model card unavailable: {error})"
+        if text.startswith("---"):
+            text = text.split("---", 2)[-1]
+        return text
+
+    def device_line(self) -> str:
+        name = torch.cuda.get_device_name(0) if self.device.type == "cuda" else "CPU"
+        dtype = str(inference_dtype(self.device)).removeprefix("torch.")
+        return (
+            f"Device: **{name}** · dtype **{dtype}** · checkpoint `{Path(self.checkpoint).name}` · "
+            f"limits: {self.limits.max_tokens:,} tokens per run, {self.limits.max_paste_chars:,} pasted characters"
+        )
+
+    def task_choices(self) -> list[str]:
+        return [*TASKS, "custom"]

@@ -1,0 +1,259 @@
+"""Plotly figures for the explorer. Plain data in, a Figure out; no model, no Gradio.
+
+Payloads stay small whatever the run length: arrays are float32 and large maps are pooled to at
+most ``MAX_MAP`` cells a side, so a 2M-token run ships the same few hundred KB as a short one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+MAX_MAP = 256
+FONT = {"size": 15}
+FACT_COLOUR = "rgba(255, 170, 0, 0.35)"
+QUESTION_COLOUR = "rgba(0, 150, 255, 0.25)"
+
+
+def base_layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.01},
+        font=FONT,
+        height=height,
+        template="plotly_white",
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def pool_indices(n: int, limit: int = MAX_MAP) -> np.ndarray:
+    """Which of n items to show when at most ``limit`` fit: evenly spaced, first and last kept."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def answer_figure(
+    segments: Sequence[int],
+    probabilities: Sequence[Sequence[float]],
+    class_names: Sequence[str],
+    fact_segments: Sequence[int] = (),
+    total_segments: int | None = None,
+    truth: str | None = None,
+) -> go.Figure:
+    """Probability of each answer after each segment: the answer forming as facts are read."""
+    fig = go.Figure()
+    probs = np.asarray(probabilities, dtype=np.float32).reshape(len(segments), -1)
+    keep = pool_indices(len(segments), 2000)
+    x = np.asarray(segments, dtype=np.int32)[keep] + 1
+    for c, name in enumerate(class_names):
+        width = 4 if name == truth else 2
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=probs[keep, c],
+                mode="lines",
+                name=name + (" (truth)" if name == truth else ""),
+                line={"width": width},
+            )
+        )
+    for s in fact_segments:
+        fig.add_vrect(
+            x0=s + 0.5,
+            x1=s + 1.5,
+            fillcolor=FACT_COLOUR,
+            line_width=0,
+            annotation_text="fact",
+            annotation_position="top left",
+        )
+    fig.update_xaxes(title="segment", range=[0.5, (total_segments or (int(x[-1]) if len(x) else 1)) + 0.5])
+    fig.update_yaxes(title="P(answer | memory so far)", range=[0, 1.02])
+    return base_layout(fig, "The answer forming, segment by segment")
+
+
+def memory_distance_figure(
+    snapshot_segments: Sequence[int],
+    memories: np.ndarray,
+    fact_segments: Sequence[int] = (),
+    question_segment: int | None = None,
+) -> go.Figure:
+    """Pairwise distance between memory states: blocks of 'retain', broken where facts are written.
+
+    ``memories`` is [S, M*H] (one flattened state per snapshot); distances are cosine distances.
+    """
+    mem = np.asarray(memories, dtype=np.float32)
+    keep = pool_indices(len(mem))
+    mem = mem[keep]
+    seg = np.asarray(snapshot_segments)[keep] + 1
+    unit = mem / np.maximum(np.linalg.norm(mem, axis=1, keepdims=True), 1e-6)
+    distance = np.clip(1.0 - unit @ unit.T, 0.0, 2.0).astype(np.float32)
+    fig = go.Figure(
+        go.Heatmap(
+            z=distance,
+            x=seg,
+            y=seg,
+            colorscale="Viridis",
+            colorbar={"title": "cosine<br>distance"},
+            hovertemplate="memory after segment %{x} vs %{y}: %{z:.3f}<extra></extra>",
+        )
+    )
+    for s in fact_segments:
+        fig.add_vline(x=s + 1, line={"color": "orange", "width": 2, "dash": "dot"})
+        fig.add_hline(y=s + 1, line={"color": "orange", "width": 2, "dash": "dot"})
+    if question_segment is not None:
+        fig.add_vline(x=question_segment + 1, line={"color": "deepskyblue", "width": 2, "dash": "dot"})
+    fig.update_xaxes(title="memory after segment")
+    fig.update_yaxes(title="memory after segment", autorange="reversed")
+    return base_layout(fig, "Memory over time (orange: fact segments)", height=420)
+
+
+def memory_change_figure(
+    segments: Sequence[int], change: Sequence[float], fact_segments: Sequence[int] = ()
+) -> go.Figure:
+    """How much each segment rewrites the memory: spikes where a fact is written."""
+    keep = pool_indices(len(segments), 4000)
+    x = np.asarray(segments, dtype=np.int32)[keep] + 1
+    y = np.asarray(change, dtype=np.float32)[keep]
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="memory change", line={"width": 2}))
+    for s in fact_segments:
+        fig.add_vrect(x0=s + 0.5, x1=s + 1.5, fillcolor=FACT_COLOUR, line_width=0)
+    fig.update_xaxes(title="segment")
+    fig.update_yaxes(title="‖Δ memory‖ / ‖memory‖")
+    return base_layout(fig, "Memory update per segment", height=300)
+
+
+def attention_figure(
+    attention: np.ndarray,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    highlight_cols: Sequence[int] = (),
+    title: str = "Attention",
+) -> go.Figure:
+    """Rows (memory, [CLS], question tokens) attending over the segment's tokens."""
+    att = np.asarray(attention, dtype=np.float32)
+    cols = pool_indices(att.shape[1], 1024)
+    att = att[:, cols]
+    x = list(range(len(cols)))
+    hover = [[f"{row_labels[r]} → {col_labels[c]}" for c in cols] for r in range(att.shape[0])]
+    fig = go.Figure(
+        go.Heatmap(
+            z=att,
+            x=x,
+            y=list(range(att.shape[0])),
+            colorscale="Magma",
+            text=hover,
+            hovertemplate="%{text}: %{z:.3f}<extra></extra>",
+            colorbar={"title": "weight"},
+        )
+    )
+    for c in highlight_cols:
+        fig.add_vrect(x0=c - 0.5, x1=c + 0.5, fillcolor=FACT_COLOUR, line_width=0, layer="above")
+    fig.update_yaxes(
+        tickmode="array", tickvals=list(range(len(row_labels))), ticktext=list(row_labels), autorange="reversed"
+    )
+    step = max(1, len(cols) // 40)
+    fig.update_xaxes(
+        tickmode="array",
+        tickvals=x[::step],
+        ticktext=[col_labels[c] for c in cols[::step]],
+        tickangle=-60,
+        title="segment tokens (orange: fact)",
+    )
+    return base_layout(fig, title, height=max(380, 24 * len(row_labels) + 160))
+
+
+def flops_figure(
+    curves: dict[str, tuple[Sequence[int], Sequence[float], Sequence[float]]],
+    marker_tokens: int | None = None,
+    marker_text: str = "",
+) -> go.Figure:
+    """Full attention vs RMT forward FLOPs over input length, log-log, per model shape."""
+    fig = go.Figure()
+    for i, (name, (tokens, full, rmt)) in enumerate(curves.items()):
+        colour = f"hsl({(i * 67) % 360}, 65%, 45%)"
+        fig.add_trace(
+            go.Scatter(x=tokens, y=full, name=f"{name}: full attention", line={"color": colour, "dash": "dash"})
+        )
+        fig.add_trace(go.Scatter(x=tokens, y=rmt, name=f"{name}: RMT", line={"color": colour}))
+    if marker_tokens:
+        fig.add_vline(
+            x=marker_tokens,
+            line={"color": "black", "dash": "dot"},
+            annotation_text=marker_text,
+            annotation_position="top left",
+        )
+    fig.update_xaxes(type="log", title="input tokens")
+    fig.update_yaxes(type="log", title="forward FLOPs")
+    return base_layout(fig, "Compute: full attention is quadratic, RMT is linear", height=460)
+
+
+def time_figure(tokens: Sequence[int], seconds: Sequence[float]) -> go.Figure:
+    """Measured wall time of the current run against tokens read: a straight line for RMT."""
+    keep = pool_indices(len(tokens), 2000)
+    x = np.asarray(tokens, dtype=np.int64)[keep]
+    y = np.asarray(seconds, dtype=np.float32)[keep]
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", marker={"size": 3}, name="this run"))
+    if len(x) > 1 and x[-1] > 0:
+        fig.add_trace(
+            go.Scatter(
+                x=[0, x[-1]],
+                y=[0, float(y[-1])],
+                mode="lines",
+                name="straight line",
+                line={"dash": "dot", "color": "grey"},
+            )
+        )
+    fig.update_xaxes(title="tokens read")
+    fig.update_yaxes(title="seconds")
+    return base_layout(fig, "Measured time of this run", height=320)
+
+
+def accuracy_figure(series: dict[str, tuple[Sequence[int], Sequence[float]]], chance: float | None = None) -> go.Figure:
+    """Accuracy against input length, one line per model and task, from the eval tables."""
+    fig = go.Figure()
+    for name, (tokens, accuracy) in series.items():
+        dash = "dash" if "no memory" in name else "solid"
+        fig.add_trace(go.Scatter(x=tokens, y=accuracy, mode="lines+markers", name=name, line={"dash": dash}))
+    if chance is not None:
+        fig.add_hline(y=chance, line={"color": "grey", "dash": "dot"}, annotation_text="chance")
+    fig.update_xaxes(type="log", title="input tokens")
+    fig.update_yaxes(title="accuracy (held-out book)", range=[0, 1.05])
+    return base_layout(fig, "Accuracy against length", height=440)
+
+
+def layout_figure(num_mem_tokens: int, segment_size: int) -> go.Figure:
+    """The segment layout as coloured blocks: [CLS] [MEM]xM [SEP] text [SEP]."""
+    text = segment_size - num_mem_tokens - 3
+    blocks = [
+        ("[CLS]", 1, "#888"),
+        (f"memory x{num_mem_tokens}", num_mem_tokens, "#e69500"),
+        ("[SEP]", 1, "#888"),
+        (f"text x{text}", text, "#4a90d9"),
+        ("[SEP]", 1, "#888"),
+    ]
+    fig = go.Figure()
+    start = 0
+    for label, width, colour in blocks:
+        shown = max(width, segment_size * 0.06)  # keep the small blocks readable
+        fig.add_trace(
+            go.Bar(
+                x=[shown],
+                y=["segment"],
+                base=start,
+                orientation="h",
+                marker_color=colour,
+                text=label,
+                textposition="inside",
+                hoverinfo="text",
+                hovertext=f"{label}: {width} positions",
+                showlegend=False,
+            )
+        )
+        start += shown
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(barmode="stack")
+    return base_layout(fig, "One segment: memory is read at the start, written at the same positions", height=180)

@@ -1,0 +1,108 @@
+"""The launched app through its API (gradio_client), with the shipped checkpoints."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url[0], verbose=False)
+
+
+def generate(client, task="memorize", tokens="2000", seed=1, **custom):
+    args = {
+        "task": task,
+        "tokens": tokens,
+        "depth": 50,
+        "random_depth": True,
+        "seed": seed,
+        "noise_source": "valid",
+        "noise_text": "",
+        "facts": "",
+        "question": "",
+        "answer": "",
+    } | custom
+    return client.predict(*args.values(), api_name="/generate")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s
+
+
+def test_generate_and_run_memorize_gives_the_right_answer(client) -> None:
+    hay_id, preview, summary, _ = generate(client)
+    assert summary["tokens"] == 2000 and summary["answer"] in preview
+    assert "<mark>" in preview and len(preview) < 20_000  # a preview, not the haystack
+    job = client.submit(hay_id, api_name="/run")
+    updates = list(job)
+    final = job.outputs()[-1]
+    status, verdict = final[0], final[5]
+    assert "done" in status and f"segment {summary['segments']} of {summary['segments']}" in status
+    assert "✅ correct" in verdict, verdict
+    assert len(updates) >= 1
+
+
+def test_stream_is_throttled_not_one_message_per_segment(client) -> None:
+    hay_id, _, summary, _ = generate(client, task="detect", tokens="30000", seed=2)
+    started = time.perf_counter()
+    job = client.submit(hay_id, api_name="/run")
+    outputs = list(job)
+    elapsed = time.perf_counter() - started
+    assert summary["segments"] > 200
+    assert 2 <= len(outputs) <= elapsed / 0.25 + 3  # documented: at most one update every 0.25 s, plus the last
+
+
+def test_stop_ends_a_long_run_and_frees_the_cpu(client, app_url) -> None:
+    hay_id, *_ = generate(client, task="detect", tokens="2000000", seed=3)
+    job = client.submit(hay_id, api_name="/run")
+    deadline = time.time() + 60
+    while not job.outputs() and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.outputs(), "no first update within 60 s"
+    assert client.predict(hay_id, api_name="/stop") == "Stopping…"
+    deadline = time.time() + 30
+    while not job.done() and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.done()
+    assert "stopped" in job.outputs()[-1][0]
+    pid = app_url[1].pid
+    before = cpu_seconds(pid)
+    time.sleep(2.0)
+    assert cpu_seconds(pid) - before < 0.6  # idle again: the loop is not running in the background
+    # and the app keeps serving
+    hay_id, *_ = generate(client, seed=4)
+    assert client.submit(hay_id, api_name="/run").result()
+
+
+def test_inspect_and_flops(client) -> None:
+    hay_id, _, summary, _ = generate(client, task="detect", tokens="1000", seed=5)
+    client.submit(hay_id, api_name="/run").result()
+    figure = client.predict(hay_id, summary["facts"][0]["segment"], "3", "mean", api_name="/inspect")
+    assert figure["type"] == "plotly" and "MEM0" in figure["plot"]
+    table, _ = client.predict(2_048_000, api_name="/flops")
+    assert table["opt-175b"]["ratio"] > 20 and table["minilm-l6"]["rmt_flops"] > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"tokens": "0"}, "positive"),
+        ({"tokens": "banana"}, "number"),
+        ({"tokens": "999999999999"}, "limit"),
+        ({"task": "juggling"}, "unknown task"),
+        ({"seed": -1}, "seed"),
+        ({"task": "custom", "question": ""}, "question"),
+        ({"task": "custom", "question": "Where is Ann?", "facts": ""}, "fact"),
+        ({"task": "custom", "question": "Where?", "facts": "A.", "noise_text": "\x00\x01\x02" * 100}, "binary"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_the_app_keeps_serving(client, kwargs, message) -> None:
+    with pytest.raises(Exception, match=message):
+        generate(client, **kwargs)
+    assert generate(client)[2]["tokens"] == 2000

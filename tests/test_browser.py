@@ -1,0 +1,41 @@
+"""A real browser (Debian's Chromium via Playwright) drives the launched app end to end."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(app_url[0])
+        page.get_by_role("button", name="Generate haystack").click()
+        expect(page.locator(".rmt-preview mark").first).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Run RMT").click()
+        expect(page.get_by_text("RMT answers")).to_be_visible(timeout=120_000)
+        expect(page.locator("#status")).to_contain_text("done")
+        heatmaps = page.locator(".js-plotly-plot .heatmaplayer")
+        expect(heatmaps.first).to_be_attached(timeout=30_000)
+        assert heatmaps.count() >= 2  # memory-distance map and attention heatmap
+        page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "app.png").stat().st_size > 10_000

@@ -1,0 +1,64 @@
+"""Figure builders: right shapes, fact marks where the facts are, bounded payloads."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rmt import plots
+
+
+def test_answer_figure_has_a_line_per_class_and_marks_fact_segments() -> None:
+    probs = np.full((50, 6), 1 / 6)
+    fig = plots.answer_figure(list(range(50)), probs, ["a", "b", "c", "d", "e", "f"], fact_segments=[7, 30], truth="c")
+    assert len(fig.data) == 6
+    assert [t.name for t in fig.data][2] == "c (truth)"
+    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert sorted((r.x0, r.x1) for r in rects) == [(7.5, 8.5), (30.5, 31.5)]  # segments 8 and 31, 1-based
+
+
+def test_memory_distance_map_is_pooled_and_float32() -> None:
+    rng = np.random.default_rng(0)
+    memories = rng.normal(size=(1000, 64)).astype(np.float32)
+    fig = plots.memory_distance_figure(list(range(1000)), memories, fact_segments=[10])
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (plots.MAX_MAP, plots.MAX_MAP)
+    assert z.dtype == np.float32
+    assert np.allclose(np.diag(z), 0, atol=1e-5)
+    assert len(fig.to_json()) < 2_000_000
+
+
+def test_memory_distance_separates_states_before_and_after_a_fact() -> None:
+    before, after = np.ones((5, 8)), -np.ones((5, 8))
+    fig = plots.memory_distance_figure(list(range(10)), np.concatenate([before, after]))
+    z = np.asarray(fig.data[0].z)
+    assert z[0, 1] < 1e-5 and z[0, 9] > 1.9
+
+
+def test_attention_figure_rows_columns_and_fact_highlight() -> None:
+    att = np.random.default_rng(0).random((11, 128)).astype(np.float32)
+    rows = ["CLS"] + [f"MEM{i}" for i in range(10)]
+    cols = [f"t{i}" for i in range(128)]
+    fig = plots.attention_figure(att, rows, cols, highlight_cols=[40, 41])
+    assert np.asarray(fig.data[0].z).shape == (11, 128)
+    assert [s.x0 for s in fig.layout.shapes] == [39.5, 40.5]
+    assert list(fig.layout.yaxis.ticktext) == rows
+
+
+def test_attention_columns_are_pooled_for_huge_segments() -> None:
+    att = np.zeros((3, 5000), dtype=np.float32)
+    fig = plots.attention_figure(att, ["a", "b", "c"], [str(i) for i in range(5000)])
+    assert np.asarray(fig.data[0].z).shape[1] <= 1024
+
+
+def test_flops_figure_is_log_log_with_marker() -> None:
+    fig = plots.flops_figure({"m": ([1, 10], [1.0, 100.0], [1.0, 10.0])}, marker_tokens=10, marker_text="here")
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    assert len(fig.data) == 2 and fig.layout.shapes[0].x0 == 10
+
+
+def test_time_and_change_figures_bounded() -> None:
+    n = 20_000
+    fig = plots.time_figure(list(range(0, n * 115, 115)), list(np.linspace(0, 60, n)))
+    assert len(fig.data[0].x) <= 2000
+    fig = plots.memory_change_figure(list(range(n)), list(np.ones(n)))
+    assert len(fig.data[0].x) <= 4000

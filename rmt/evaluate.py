@@ -70,7 +70,7 @@ def evaluate_point(
         ]
         ids = np.stack([h.token_ids for h in hays])  # [B, T]
         batch = len(hays)
-        logits = classify_equal_length(model, ids, last_segments, on_segment=lambda *_: bar.update(batch))
+        logits = classify_equal_length(model, ids, last_segments, on_segment=lambda *_, n=batch: bar.update(n))
         predicted = logits.argmax(-1).cpu().tolist()
         correct += sum(ROOMS[p] == h.answer for p, h in zip(predicted, hays, strict=True))
     bar.close()

@@ -1,0 +1,76 @@
+"""The fast path agrees with the plain path and keeps nothing per segment."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from rmt.bench import PeakMemory, main
+from rmt.inference import classify_equal_length, live_run
+from tests.conftest import tiny_model
+
+
+def test_fast_path_matches_plain_forward(tiny) -> None:
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 200, size=(3, 7 * tiny.config.text_per_segment + 5), dtype=np.int32)
+    fast = classify_equal_length(tiny, ids)
+    plain = tiny([row.tolist() for row in ids])
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-4)
+    assert fast.argmax(-1).tolist() == plain.argmax(-1).tolist()
+
+
+def test_live_run_final_answer_matches_forward(tiny) -> None:
+    ids = np.arange(10, 10 + 5 * tiny.config.text_per_segment, dtype=np.int32) % 190 + 5
+    runs = list(live_run(tiny, ids, [40, 41]))
+    run = runs[-1]
+    assert len(run.records) == 5 and run.final_probabilities is not None
+    expected = tiny([ids.tolist()]).softmax(-1)[0].tolist()
+    assert np.allclose(run.final_probabilities, expected, atol=1e-5)
+
+
+def test_live_run_stops_when_asked(tiny) -> None:
+    stop = threading.Event()
+    ids = np.full(50 * tiny.config.text_per_segment, 7, dtype=np.int32)
+    seen = 0
+    for run in live_run(tiny, ids, [40], stop=stop):
+        seen += 1
+        if seen == 3:
+            stop.set()
+    assert run.stopped and len(run.records) == 3
+
+
+def test_live_run_keeps_a_bounded_number_of_snapshots(tiny) -> None:
+    ids = np.full(300 * tiny.config.text_per_segment, 7, dtype=np.int32)
+    for run in live_run(tiny, ids, [40], probe_every=100, max_snapshots=16):
+        pass
+    assert len(run.snapshots) <= 16 and len(run.records) == 300
+
+
+@pytest.mark.parametrize("segments", [64])
+def test_memory_does_not_grow_with_segments(segments: int) -> None:
+    model = tiny_model(segment_size=64)
+    n = model.config.text_per_segment
+    short = np.full((4, 8 * n), 9, dtype=np.int32)
+    long = np.full((4, segments * n), 9, dtype=np.int32)
+    classify_equal_length(model, short)  # warm-up allocations
+    with PeakMemory(torch.device("cpu")) as a:
+        classify_equal_length(model, short)
+    with PeakMemory(torch.device("cpu")) as b:
+        classify_equal_length(model, long)
+    assert b.peak - a.peak < 8 * 2**20  # no per-segment activations kept (MiB noise allowed)
+
+
+def test_bench_cli_small(tmp_path, capsys) -> None:
+    from rmt.checkpoint import save_checkpoint
+
+    folder = save_checkpoint(tiny_model(segment_size=64), tmp_path / "tiny")
+    main(["--checkpoint", str(folder), "--max-tokens", "8192", "--reference-max-tokens", "8192",
+          "--full-max-tokens", "4096", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert {"rows", "speedup_vs_reference"} <= out.keys()
+    assert {r["impl"] for r in out["rows"]} == {"fast", "paper-style", "full-attention"}
+    assert all(r["tokens_per_second"] > 0 and r["peak_bytes"] > 0 for r in out["rows"])

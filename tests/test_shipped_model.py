@@ -1,0 +1,58 @@
+"""The shipped checkpoints themselves: they load offline and really work on the held-out book."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer
+from rmt.evaluate import evaluate_point, main
+from rmt.inference import prepare_for_inference
+
+ROOT = Path(__file__).resolve().parent.parent
+RMT = ROOT / "checkpoints" / "rmt-minilm-babi"
+BASELINE = ROOT / "checkpoints" / "baseline-no-memory"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    model = prepare_for_inference(load_checkpoint(RMT), torch.device("cpu"))
+    return model, load_checkpoint_tokenizer(RMT)
+
+
+@pytest.mark.parametrize("segments", [2, 8])
+def test_memorize_on_the_held_out_book(shipped, segments: int) -> None:
+    model, tokenizer = shipped
+    point = evaluate_point(model, tokenizer, "memorize", segments * model.config.text_per_segment, samples=40,
+                           batch_size=20, noise="valid", seed=123, progress=False)
+    assert point["accuracy"] >= 0.95, point
+
+
+def test_no_memory_baseline_is_at_chance_once_the_fact_is_out_of_view() -> None:
+    model = prepare_for_inference(load_checkpoint(BASELINE), torch.device("cpu"))
+    tokenizer = load_checkpoint_tokenizer(BASELINE)
+    point = evaluate_point(model, tokenizer, "memorize", 4 * model.config.text_per_segment, samples=48, batch_size=24,
+                           noise="valid", seed=7, last_segments=1, progress=False)
+    assert point["accuracy"] < 0.45, point
+
+
+def test_shipped_folders_are_complete_and_small() -> None:
+    for folder in (RMT, BASELINE):
+        names = {p.name for p in folder.iterdir()}
+        assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "eval.json"} <= names
+        assert (folder / "model.safetensors").stat().st_size < 50 * 2**20
+        assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))
+    table = json.loads((RMT / "eval.json").read_text())
+    assert set(table["tasks"]) == {"memorize", "detect", "reasoning"}
+
+
+def test_evaluate_cli_json(capsys) -> None:
+    main(["--checkpoint", str(RMT), "--task", "detect", "--segments", "1,2", "--samples", "4", "--batch-size", "4",
+          "--json", "--quiet"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["task"] == "detect"
+    assert set(out["accuracy"]) == {"1", "2"} and set(out["tokens"]) == {"1", "2"}
+    assert out["tokens"]["2"] == 2 * load_checkpoint(RMT).config.text_per_segment

@@ -93,7 +93,9 @@ def run(hay_id: str) -> Iterator[tuple]:
     for view in explorer.run(hay_id):
         inspect_fig = None
         segment_value = gr.update()
+        flops_fig = gr.update()
         if view.done:
+            flops_fig = explorer.flops_figure(view.tokens)
             segment_value = gr.update(value=view.segment, maximum=view.num_segments)
             try:
                 inspect_fig = explorer.inspect(hay_id, view.segment, 1, "mean")
@@ -108,6 +110,7 @@ def run(hay_id: str) -> Iterator[tuple]:
             view.verdict,
             segment_value,
             inspect_fig if inspect_fig is not None else gr.update(),
+            flops_fig,
         )
 
 
@@ -136,7 +139,7 @@ def build() -> gr.Blocks:
     config = explorer.model.config
     with gr.Blocks(title="RMT Explorer") as demo:
         gr.Markdown(
-            "# RMT Explorer: a 128-token encoder that reads millions of tokens\n"
+            f"# RMT Explorer: a {config.segment_size}-position encoder that reads millions of tokens\n"
             f"A Recurrent Memory Transformer reads a long text **one segment at a time** "
             f"({config.segment_size} positions, {config.text_per_segment} of them text) and carries "
             f"**{config.num_mem_tokens} memory vectors** from each segment to the next. Hide a fact in a long book, "
@@ -232,7 +235,17 @@ def build() -> gr.Blocks:
             api_name="generate",
             concurrency_limit=4,
         )
-        run_outputs = [status, answer_plot, change_plot, memory_plot, time_plot, verdict, segment, attention_plot]
+        run_outputs = [
+            status,
+            answer_plot,
+            change_plot,
+            memory_plot,
+            time_plot,
+            verdict,
+            segment,
+            attention_plot,
+            flops_plot,
+        ]
         run_event = run_btn.click(run, hay_id, run_outputs, api_name="run", concurrency_id="model", concurrency_limit=1)
         stop_btn.click(stop, hay_id, status, cancels=[run_event], api_name="stop", queue=False)
         inspect_btn.click(

@@ -76,6 +76,7 @@ class RunView:
     done: bool = False
     segment: int = 0  # the segment to inspect by default (the first fact's)
     num_segments: int = 1
+    tokens: int = 0  # tokens of the haystack, for the compute panel's marker
 
 
 def user_error(message: str) -> ValueError:
@@ -309,7 +310,7 @@ class Explorer:
 
     def final_view(self, entry: Entry, fact_segments: list[int], question_segment: int) -> RunView:
         run, hay = entry.run, entry.haystack
-        snaps = sorted(run.snapshots)
+        snaps = sorted(s for s in run.snapshots if s > 0)  # skip the learned initial memory: an outlier
         memories = np.stack([run.snapshots[s].reshape(-1).numpy() for s in snaps]) if snaps else np.zeros((0, 1))
         # a snapshot holds the memory *before* segment s, i.e. after segment s-1
         memory_fig = plots.memory_distance_figure([s - 1 for s in snaps], memories, fact_segments, question_segment)
@@ -327,6 +328,7 @@ class Explorer:
             done=True,
             segment=(fact_segments[0] if fact_segments else 0) + 1,
             num_segments=run.num_segments,
+            tokens=hay.num_tokens,
         )
 
     def verdict(self, entry: Entry) -> str:
@@ -338,7 +340,7 @@ class Explorer:
         answer = self.class_names[best]
         lines = [f"### RMT answers **{answer}** ({probs[best]:.0%})"]
         if hay.answer:
-            lines.append("✅ correct" if answer == hay.answer else f"❌ wrong: the facts say **{hay.answer}**")
+            lines.append("**Correct.**" if answer == hay.answer else f"**Wrong**: the facts say **{hay.answer}**")
         if self.baseline is not None:
             window = self.baseline.config.text_per_segment
             ids = hay.token_ids[None, -window:] if hay.num_tokens > window else hay.token_ids[None]

@@ -84,7 +84,7 @@ class RecurrentMemoryTransformer(nn.Module):
         self,
         memory: torch.Tensor,
         input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
+        attention_mask: torch.Tensor | None,
         record_layers: Sequence[int] | None = None,
     ) -> StepOutput:
         """Run one segment. ``input_ids`` already holds the layout; memory slots carry any id."""

@@ -149,8 +149,18 @@ def attention_figure(
             colorbar={"title": "weight"},
         )
     )
-    for c in highlight_cols:
-        fig.add_vrect(x0=c - 0.5, x1=c + 0.5, fillcolor=FACT_COLOUR, line_width=0, layer="above")
+    position = {int(c): i for i, c in enumerate(cols)}
+    for first, last in contiguous_runs(sorted(position[c] for c in highlight_cols if c in position)):
+        fig.add_shape(
+            type="rect",
+            x0=first - 0.5,
+            x1=last + 0.5,
+            y0=-0.5,
+            y1=att.shape[0] - 0.5,
+            line={"color": "orange", "width": 3},
+            fillcolor="rgba(0,0,0,0)",
+            layer="above",
+        )
     fig.update_yaxes(
         tickmode="array", tickvals=list(range(len(row_labels))), ticktext=list(row_labels), autorange="reversed"
     )
@@ -163,6 +173,17 @@ def attention_figure(
         title="segment tokens (orange: fact)",
     )
     return base_layout(fig, title, height=max(380, 24 * len(row_labels) + 160))
+
+
+def contiguous_runs(values: Sequence[int]) -> list[tuple[int, int]]:
+    """[3, 4, 5, 9] -> [(3, 5), (9, 9)]: one outline per fact instead of one per token."""
+    runs: list[tuple[int, int]] = []
+    for v in values:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], v)
+        else:
+            runs.append((v, v))
+    return runs
 
 
 def flops_figure(

@@ -44,7 +44,7 @@ def test_generate_and_run_memorize_gives_the_right_answer(client) -> None:
     final = job.outputs()[-1]
     status, verdict = final[0], final[5]
     assert "done" in status and f"segment {summary['segments']} of {summary['segments']}" in status
-    assert "✅ correct" in verdict, verdict
+    assert "**Correct.**" in verdict, verdict
     assert len(updates) >= 1
 
 

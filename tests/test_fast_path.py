@@ -35,18 +35,17 @@ def test_live_run_final_answer_matches_forward(tiny) -> None:
 def test_live_run_stops_when_asked(tiny) -> None:
     stop = threading.Event()
     ids = np.full(50 * tiny.config.text_per_segment, 7, dtype=np.int32)
-    seen = 0
+    runs = []
     for run in live_run(tiny, ids, [40], stop=stop):
-        seen += 1
-        if seen == 3:
+        runs.append(run)
+        if len(runs) == 3:
             stop.set()
-    assert run.stopped and len(run.records) == 3
+    assert runs[-1].stopped and len(runs[-1].records) == 3
 
 
 def test_live_run_keeps_a_bounded_number_of_snapshots(tiny) -> None:
     ids = np.full(300 * tiny.config.text_per_segment, 7, dtype=np.int32)
-    for run in live_run(tiny, ids, [40], probe_every=100, max_snapshots=16):
-        pass
+    run = list(live_run(tiny, ids, [40], probe_every=100, max_snapshots=16))[-1]
     assert len(run.snapshots) <= 16 and len(run.records) == 300
 
 
@@ -68,8 +67,19 @@ def test_bench_cli_small(tmp_path, capsys) -> None:
     from rmt.checkpoint import save_checkpoint
 
     folder = save_checkpoint(tiny_model(segment_size=64), tmp_path / "tiny")
-    main(["--checkpoint", str(folder), "--max-tokens", "8192", "--reference-max-tokens", "8192",
-          "--full-max-tokens", "4096", "--json"])
+    main(
+        [
+            "--checkpoint",
+            str(folder),
+            "--max-tokens",
+            "8192",
+            "--reference-max-tokens",
+            "8192",
+            "--full-max-tokens",
+            "4096",
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert {"rows", "speedup_vs_reference"} <= out.keys()
     assert {r["impl"] for r in out["rows"]} == {"fast", "paper-style", "full-attention"}

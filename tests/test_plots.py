@@ -40,7 +40,7 @@ def test_attention_figure_rows_columns_and_fact_highlight() -> None:
     cols = [f"t{i}" for i in range(128)]
     fig = plots.attention_figure(att, rows, cols, highlight_cols=[40, 41])
     assert np.asarray(fig.data[0].z).shape == (11, 128)
-    assert [s.x0 for s in fig.layout.shapes] == [39.5, 40.5]
+    assert [(s.x0, s.x1) for s in fig.layout.shapes] == [(39.5, 41.5)]  # one outline around the fact
     assert list(fig.layout.yaxis.ticktext) == rows
 
 

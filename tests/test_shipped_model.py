@@ -26,16 +26,35 @@ def shipped():
 @pytest.mark.parametrize("segments", [2, 8])
 def test_memorize_on_the_held_out_book(shipped, segments: int) -> None:
     model, tokenizer = shipped
-    point = evaluate_point(model, tokenizer, "memorize", segments * model.config.text_per_segment, samples=40,
-                           batch_size=20, noise="valid", seed=123, progress=False)
+    point = evaluate_point(
+        model,
+        tokenizer,
+        "memorize",
+        segments * model.config.text_per_segment,
+        samples=40,
+        batch_size=20,
+        noise="valid",
+        seed=123,
+        progress=False,
+    )
     assert point["accuracy"] >= 0.95, point
 
 
 def test_no_memory_baseline_is_at_chance_once_the_fact_is_out_of_view() -> None:
     model = prepare_for_inference(load_checkpoint(BASELINE), torch.device("cpu"))
     tokenizer = load_checkpoint_tokenizer(BASELINE)
-    point = evaluate_point(model, tokenizer, "memorize", 4 * model.config.text_per_segment, samples=48, batch_size=24,
-                           noise="valid", seed=7, last_segments=1, progress=False)
+    point = evaluate_point(
+        model,
+        tokenizer,
+        "memorize",
+        4 * model.config.text_per_segment,
+        samples=48,
+        batch_size=24,
+        noise="valid",
+        seed=7,
+        last_segments=1,
+        progress=False,
+    )
     assert point["accuracy"] < 0.45, point
 
 
@@ -50,8 +69,22 @@ def test_shipped_folders_are_complete_and_small() -> None:
 
 
 def test_evaluate_cli_json(capsys) -> None:
-    main(["--checkpoint", str(RMT), "--task", "detect", "--segments", "1,2", "--samples", "4", "--batch-size", "4",
-          "--json", "--quiet"])
+    main(
+        [
+            "--checkpoint",
+            str(RMT),
+            "--task",
+            "detect",
+            "--segments",
+            "1,2",
+            "--samples",
+            "4",
+            "--batch-size",
+            "4",
+            "--json",
+            "--quiet",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["task"] == "detect"
     assert set(out["accuracy"]) == {"1", "2"} and set(out["tokens"]) == {"1", "2"}

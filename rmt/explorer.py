@@ -271,7 +271,7 @@ class Explorer:
         fact_segments = sorted({self.segment_of(f.token_start, hay) for f in hay.facts})
         question_segment = self.segment_of(hay.question_token_start, hay)
         total = num_segments(hay.num_tokens, self.model.config.text_per_segment)
-        probe_every = max(1, total // 2000)  # at most ~2000 live answers per run
+        probe_every = max(1, total // 400)  # at most ~400 live answers: each costs a short extra pass
         last_shown = 0.0
         run = None
         for run in live_run(self.model, hay.token_ids, hay.question_ids, probe_every, entry.stop):

@@ -30,28 +30,30 @@ from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
 from rmt.tasks import ROOMS
 
 
-def tiny_rmt(segment_size: int) -> RecurrentMemoryTransformer:
-    """A random 2-layer BERT with the real vocabulary: for tests of the training loop only."""
+def tiny_rmt(
+    segment_size: int, num_mem_tokens: int = 4, vocab_size: int = 30522, heads: int = 2, hidden_dropout: float = 0.1
+) -> RecurrentMemoryTransformer:
+    """A random 2-layer, 32-wide BERT inside an RMT: for fast tests of the code, never for users."""
     from transformers import BertConfig, BertModel
 
     bert = BertConfig(
-        vocab_size=30522,
+        vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
-        num_attention_heads=2,
+        num_attention_heads=heads,
         intermediate_size=64,
-        max_position_embeddings=segment_size,
+        max_position_embeddings=max(64, segment_size),
         attention_probs_dropout_prob=0.0,
+        hidden_dropout_prob=hidden_dropout,
     )
     bert._attn_implementation = "sdpa"
-    backbone = BertModel(bert)
     config = RMTConfig(
         segment_size=segment_size,
-        num_mem_tokens=4,
+        num_mem_tokens=num_mem_tokens,
         class_names=list(ROOMS),
         backbone=bert.to_diff_dict() | {"model_type": "bert"},
     )
-    return RecurrentMemoryTransformer(config, backbone)
+    return RecurrentMemoryTransformer(config, BertModel(bert))
 
 
 @torch.inference_mode()

@@ -11,32 +11,14 @@ import pytest
 import torch
 
 from rmt.backbone import load_tokenizer
-from rmt.model import RecurrentMemoryTransformer, RMTConfig
+from rmt.model import RecurrentMemoryTransformer
+from rmt.train import tiny_rmt
 
 
 def tiny_model(segment_size: int = 24, num_mem_tokens: int = 3, seed: int = 0) -> RecurrentMemoryTransformer:
-    from transformers import BertConfig, BertModel
-
+    """The training CLI's tiny RMT with a 200-word vocabulary, 4 heads and no dropout."""
     torch.manual_seed(seed)
-    bert = BertConfig(
-        vocab_size=200,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        attention_probs_dropout_prob=0.0,
-        hidden_dropout_prob=0.0,
-    )
-    bert._attn_implementation = "sdpa"
-    config = RMTConfig(
-        num_mem_tokens=num_mem_tokens,
-        segment_size=segment_size,
-        num_classes=6,
-        class_names=[f"c{i}" for i in range(6)],
-        backbone=bert.to_diff_dict() | {"model_type": "bert"},
-    )
-    return RecurrentMemoryTransformer(config, BertModel(bert)).eval()
+    return tiny_rmt(segment_size, num_mem_tokens, vocab_size=200, heads=4, hidden_dropout=0.0).eval()
 
 
 @pytest.fixture

@@ -228,7 +228,7 @@ def build() -> gr.Blocks:
             with gr.Accordion("Model card", open=False):
                 gr.Markdown(explorer.model_card())
 
-        generate_event = generate_btn.click(
+        generate_btn.click(
             generate,
             [task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer],
             [hay_id, preview, summary, segment],
@@ -269,7 +269,6 @@ def build() -> gr.Blocks:
                 [hay_id, preview, summary, segment],
                 api_visibility="private",
             ).success(run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
-        del generate_event
     demo.queue(max_size=int(os.environ.get("RMT_QUEUE_SIZE", 16)))
     return demo
 

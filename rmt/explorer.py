@@ -79,10 +79,6 @@ class RunView:
     tokens: int = 0  # tokens of the haystack, for the compute panel's marker
 
 
-def user_error(message: str) -> ValueError:
-    return ValueError(message)
-
-
 class Explorer:
     def __init__(
         self, checkpoint: str | None = None, baseline: str | None = None, device: str = "auto", max_entries: int = 8
@@ -106,11 +102,11 @@ class Explorer:
         try:
             value = float(tokens)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise user_error(f"length must be a number of tokens, got {tokens!r}") from None
+            raise ValueError(f"length must be a number of tokens, got {tokens!r}") from None
         if not np.isfinite(value) or value < 1:
-            raise user_error(f"length must be a positive number of tokens, got {tokens!r}")
+            raise ValueError(f"length must be a positive number of tokens, got {tokens!r}")
         if value > self.limits.max_tokens:
-            raise user_error(f"length {int(value):,} is above this server's limit of {self.limits.max_tokens:,} tokens")
+            raise ValueError(f"length {int(value):,} is above this server's limit of {self.limits.max_tokens:,} tokens")
         return int(value)
 
     @staticmethod
@@ -120,9 +116,9 @@ class Explorer:
         try:
             value = float(depth)
         except (TypeError, ValueError):
-            raise user_error(f"fact depth must be a percentage 0-100 or empty for random, got {depth!r}") from None
+            raise ValueError(f"fact depth must be a percentage 0-100 or empty for random, got {depth!r}") from None
         if not np.isfinite(value) or not 0 <= value <= 100:
-            raise user_error(f"fact depth must be between 0 and 100 %, got {depth!r}")
+            raise ValueError(f"fact depth must be between 0 and 100 %, got {depth!r}")
         return value / 100.0
 
     @staticmethod
@@ -130,21 +126,21 @@ class Explorer:
         try:
             value = float(seed if seed is not None else 0)
         except (TypeError, ValueError):
-            raise user_error(f"seed must be a whole number, got {seed!r}") from None
+            raise ValueError(f"seed must be a whole number, got {seed!r}") from None
         if not np.isfinite(value) or value < 0 or value >= 2**31 or value != int(value):
-            raise user_error(f"seed must be a whole number from 0 to {2**31 - 1}, got {seed!r}")
+            raise ValueError(f"seed must be a whole number from 0 to {2**31 - 1}, got {seed!r}")
         return int(value)
 
     def check_text(self, text: str | None, what: str) -> str:
         text = text or ""
         if len(text) > self.limits.max_paste_chars:
-            raise user_error(
+            raise ValueError(
                 f"{what} is {len(text):,} characters; this server takes at most {self.limits.max_paste_chars:,}"
             )
         if "\x00" in text or sum(ch < " " and ch not in "\n\r\t" for ch in text[:100_000]) > 0.1 * min(
             len(text), 100_000
         ):
-            raise user_error(f"{what} looks like binary data, not text")
+            raise ValueError(f"{what} looks like binary data, not text")
         return text
 
     def generate(
@@ -164,15 +160,15 @@ class Explorer:
         fraction = self.check_depth(depth)
         seed = self.check_seed(seed)
         if noise_source not in ("valid", "train", "all"):
-            raise user_error(f"unknown noise source {noise_source!r}: use valid, train or all")
+            raise ValueError(f"unknown noise source {noise_source!r}: use valid, train or all")
         if (task or "").strip().lower() == "custom":
             noise_text = self.check_text(noise_text, "the pasted noise")
             facts = [f for f in self.check_text(facts_text, "the facts").splitlines() if f.strip()]
             question = self.check_text(question, "the question").strip()
             if not question:
-                raise user_error("a custom haystack needs a question: the model answers it at the end")
+                raise ValueError("a custom haystack needs a question: the model answers it at the end")
             if answer and answer.strip() and answer.strip().lower() not in ROOMS:
-                raise user_error(f"the answer must be one of the rooms the model knows: {', '.join(ROOMS)}")
+                raise ValueError(f"the answer must be one of the rooms the model knows: {', '.join(ROOMS)}")
             hay = build_custom_haystack(
                 noise_text,
                 facts,
@@ -188,7 +184,7 @@ class Explorer:
             try:
                 name = check_task(task or "")
             except ValueError as error:
-                raise user_error(f"{error} (or custom)") from None
+                raise ValueError(f"{error} (or custom)") from None
             hay = build_haystack(name, num_tokens, self.tokenizer, seed=seed, depth=fraction, noise=noise_source)
         hay_id = uuid.uuid4().hex[:12]
         with self.lock:
@@ -201,7 +197,7 @@ class Explorer:
     def entry(self, hay_id: str | None) -> Entry:
         with self.lock:
             if not hay_id or hay_id not in self.entries:
-                raise user_error("generate a haystack first (or it expired: generate it again)")
+                raise ValueError("generate a haystack first (or it expired: generate it again)")
             self.entries.move_to_end(hay_id)
             return self.entries[hay_id]
 
@@ -281,7 +277,7 @@ class Explorer:
                 last_shown = now
                 yield RunView(self.status(run), self.answer_figure(run, fact_segments, hay), num_segments=total)
         if run is None:
-            raise user_error("the haystack is empty")
+            raise ValueError("the haystack is empty")
         entry.run = run
         yield self.final_view(entry, fact_segments, question_segment)
 
@@ -358,15 +354,15 @@ class Explorer:
         """Attention of [CLS], memory and (last segment) question tokens over one segment."""
         entry = self.entry(hay_id)
         if entry.run is None or not entry.run.records:
-            raise user_error("run the model first: inspection re-runs a segment from the run's stored memory")
+            raise ValueError("run the model first: inspection re-runs a segment from the run's stored memory")
         run, hay = entry.run, entry.haystack
         index = int(segment) - 1
         if not 0 <= index < len(run.records):
-            raise user_error(f"segment must be between 1 and {len(run.records):,} (the segments this run reached)")
+            raise ValueError(f"segment must be between 1 and {len(run.records):,} (the segments this run reached)")
         layers = self.model.backbone.config.num_hidden_layers
         layer = int(layer) - 1
         if not 0 <= layer < layers:
-            raise user_error(f"layer must be between 1 and {layers}")
+            raise ValueError(f"layer must be between 1 and {layers}")
         ids, attentions, _ = inspect_segment(self.model, hay.token_ids, run, index, [layer])
         att = attentions[layer]  # [heads, L, L]
         heads = att.shape[0]
@@ -375,7 +371,7 @@ class Explorer:
         else:
             h = int(head)
             if not 0 <= h < heads:
-                raise user_error(f"head must be 0-{heads - 1} or 'mean'")
+                raise ValueError(f"head must be 0-{heads - 1} or 'mean'")
             matrix, head_label = att[h], f"head {h}"
         m = self.model.config.num_mem_tokens
         tokens = self.tokenizer.convert_ids_to_tokens(ids.tolist())
@@ -400,9 +396,9 @@ class Explorer:
         try:
             num_tokens = int(float(tokens)) if tokens not in (None, "") else 2_048_000
         except (TypeError, ValueError, OverflowError):
-            raise user_error(f"tokens must be a number, got {tokens!r}") from None
+            raise ValueError(f"tokens must be a number, got {tokens!r}") from None
         if not 1 <= num_tokens <= 10**12:
-            raise user_error(f"tokens must be between 1 and 10^12 for the FLOP model, got {tokens!r}")
+            raise ValueError(f"tokens must be between 1 and 10^12 for the FLOP model, got {tokens!r}")
         segment = segment or self.model.config.segment_size
         rows = {
             name: compare(PRESETS[name], num_tokens, segment, self.model.config.num_mem_tokens) for name in FLOP_PRESETS

@@ -28,7 +28,7 @@ from rmt.device import inference_dtype, pick_device
 from rmt.flops import PRESETS, compare
 from rmt.haystack import Haystack, build_custom_haystack, build_haystack
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
-from rmt.segments import num_segments
+from rmt.segments import num_segments, segment_index
 from rmt.tasks import ROOMS, TASKS, check_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,11 +202,7 @@ class Explorer:
             return self.entries[hay_id]
 
     def segment_of(self, token: int, hay: Haystack) -> int:
-        """Index of the segment that holds ``token`` (right-aligned segmentation)."""
-        text = self.model.config.text_per_segment
-        total = num_segments(hay.num_tokens, text)
-        first = hay.num_tokens - (total - 1) * text
-        return 0 if token < first else 1 + (token - first) // text
+        return segment_index(token, hay.num_tokens, self.model.config.text_per_segment)
 
     def summary(self, hay: Haystack) -> dict:
         total = num_segments(hay.num_tokens, self.model.config.text_per_segment)

@@ -32,10 +32,21 @@ def num_segments(num_tokens: int, text_per_segment: int) -> int:
     return max(1, math.ceil(num_tokens / text_per_segment))
 
 
+def first_segment_length(num_tokens: int, text_per_segment: int) -> int:
+    """Right alignment leaves the remainder to the first segment."""
+    return num_tokens - (num_segments(num_tokens, text_per_segment) - 1) * text_per_segment
+
+
+def segment_index(token: int, num_tokens: int, text_per_segment: int) -> int:
+    """Which segment holds token position ``token``."""
+    first = first_segment_length(num_tokens, text_per_segment)
+    return 0 if token < first else 1 + (token - first) // text_per_segment
+
+
 def segment_bounds(num_tokens: int, text_per_segment: int) -> list[tuple[int, int]]:
     """(start, end) of each segment's text, cut from the end so the first segment is short."""
     n = num_segments(num_tokens, text_per_segment)
-    first = num_tokens - (n - 1) * text_per_segment
+    first = first_segment_length(num_tokens, text_per_segment)
     ends = [first + i * text_per_segment for i in range(n)]
     return list(zip([0, *ends[:-1]], ends, strict=True))
 

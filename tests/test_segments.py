@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from rmt.model import RMTConfig
-from rmt.segments import segment_batch, segment_bounds, segment_layout, split_right_aligned
+from rmt.segments import segment_batch, segment_bounds, segment_index, segment_layout, split_right_aligned
 
 
 @pytest.mark.parametrize("length", [1, 5, 6, 7, 12, 13, 100])
@@ -16,6 +16,12 @@ def test_split_round_trips_and_is_right_aligned(length: int) -> None:
     assert all(len(c) == 6 for c in chunks[1:])  # every segment but the first is full
     assert 1 <= len(chunks[0]) <= 6
     assert chunks[-1][-1] == length - 1  # the question (the end) is in the last segment
+
+
+@pytest.mark.parametrize("length", [1, 115, 116, 1000])
+def test_segment_index_agrees_with_bounds(length: int) -> None:
+    for i, (a, b) in enumerate(segment_bounds(length, 115)):
+        assert segment_index(a, length, 115) == i and segment_index(b - 1, length, 115) == i
 
 
 def test_bounds_cover_the_sequence_without_gaps() -> None:

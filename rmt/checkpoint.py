@@ -85,13 +85,6 @@ def read_config(folder: Path) -> RMTConfig:
     return RMTConfig(**{k: v for k, v in raw.items() if k in known})
 
 
-def read_extra(folder: str | os.PathLike) -> dict:
-    """Config entries beyond RMTConfig (training recipe, task list) that the app may show."""
-    raw = json.loads((Path(folder) / CONFIG_NAME).read_text(encoding="utf-8"))
-    known = {f.name for f in fields(RMTConfig)} | {"model_type"}
-    return {k: v for k, v in raw.items() if k not in known}
-
-
 def load_checkpoint(
     name_or_path: str | os.PathLike,
     device: str | torch.device = "cpu",

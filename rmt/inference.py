@@ -17,7 +17,7 @@ import torch
 
 from rmt.device import inference_dtype
 from rmt.model import RecurrentMemoryTransformer
-from rmt.segments import num_segments, segment_bounds
+from rmt.segments import segment_bounds
 
 
 def prepare_for_inference(model: RecurrentMemoryTransformer, device: torch.device) -> RecurrentMemoryTransformer:
@@ -166,7 +166,3 @@ def inspect_segment(
         memory = out.memory
     attentions = {layer: att[0].float().cpu() for layer, att in out.attentions.items()}
     return ids[0].cpu(), attentions, token_ids[bounds[index][0] : bounds[index][1]].tolist()
-
-
-def count_segments(num_tokens: int, model: RecurrentMemoryTransformer) -> int:
-    return num_segments(num_tokens, model.config.text_per_segment)

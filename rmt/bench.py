@@ -74,18 +74,19 @@ def paper_style_loop(model: RecurrentMemoryTransformer, token_ids: np.ndarray) -
     cfg = model.config
     backbone = model.backbone
     word = backbone.get_input_embeddings()
+    device = model.device
     memory = model.initial_memory.float().unsqueeze(0).expand(token_ids.shape[0], -1, -1)
     logits = None
     for a, b in segment_bounds(token_ids.shape[1], cfg.text_per_segment):
-        text = torch.from_numpy(np.ascontiguousarray(token_ids[:, a:b])).long()
+        text = torch.from_numpy(np.ascontiguousarray(token_ids[:, a:b])).long().to(device)
         n = text.shape[0]
         ids = torch.cat(
             [
-                torch.full((n, 1), cfg.cls_token_id),
-                torch.full((n, cfg.num_mem_tokens), cfg.pad_token_id),
-                torch.full((n, 1), cfg.sep_token_id),
+                torch.full((n, 1), cfg.cls_token_id, device=device),
+                torch.full((n, cfg.num_mem_tokens), cfg.pad_token_id, device=device),
+                torch.full((n, 1), cfg.sep_token_id, device=device),
                 text,
-                torch.full((n, 1), cfg.sep_token_id),
+                torch.full((n, 1), cfg.sep_token_id, device=device),
             ],
             dim=1,
         )
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     model = prepare_for_inference(load_checkpoint(args.checkpoint), device)
-    reference = load_checkpoint(args.checkpoint).float().eval()
+    reference = load_checkpoint(args.checkpoint, device=device).float().eval()
     reference.backbone.set_attn_implementation("eager")
     seg = model.config.segment_size
     lengths = []
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 "tokens_per_second": args.batch * length / seconds,
             }
         )
-        if length <= args.reference_max_tokens and device.type == "cpu":
+        if length <= args.reference_max_tokens:
             seconds, peak = timed(lambda ids=ids: paper_style_loop(reference, ids), device)
             rows.append(
                 {

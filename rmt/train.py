@@ -23,7 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from rmt.backbone import backbone_dir, load_tokenizer
-from rmt.checkpoint import load_checkpoint, save_checkpoint
+from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
 from rmt.data import make_batch, parse_mix, task_list
 from rmt.device import cpu_has_fast_bf16, pick_device
 from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
@@ -100,7 +100,8 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
     stage_dir = out / f"stage-{stage}"
     if (stage_dir / "DONE.json").exists():
         return json.loads((stage_dir / "DONE.json").read_text())["best_accuracy"]
-    tokenizer = load_tokenizer()
+    # A checkpoint carries its tokenizer, so a run that starts from one needs no backbone package.
+    tokenizer = load_checkpoint_tokenizer(init) if init else load_tokenizer()
     last = stage_dir / "last"
     if last.exists():
         model = load_checkpoint(last, device=device)

@@ -339,9 +339,16 @@ class Explorer:
             logits = classify_equal_length(self.baseline, ids, last_segments=1)
             base = self.class_names[int(logits.argmax())]
             sees = any(f.token_start >= hay.num_tokens - window for f in hay.facts)
+            note = ""
+            if not sees:  # it can only guess: say so, even when the guess happens to be right
+                lucky = hay.answer and base == hay.answer
+                note = (
+                    " (a lucky guess: the facts are outside its window)"
+                    if lucky
+                    else " (the facts are outside its window)"
+                )
             lines.append(
-                f"Without memory (same encoder, fine-tuned, reads only the last {window} tokens): **{base}**"
-                + ("" if sees else " (the facts are outside its window)")
+                f"Without memory (same encoder, fine-tuned, reads only the last {window} tokens): **{base}**{note}"
             )
         return "\n\n".join(lines)
 

@@ -30,19 +30,28 @@ def merge_evals(files: list[str]) -> dict:
         )
         known = {p["tokens"] for p in entry["points"]}
         entry["points"].extend(
-            p | {"command": result.get("command", "")} for p in result["points"] if p["tokens"] not in known
+            p
+            | {
+                "command": result.get("command", ""),
+                "device": f"{result.get('device', '?')} {result.get('dtype', '')}".strip(),
+            }
+            for p in result["points"]
+            if p["tokens"] not in known
         )
         entry["points"].sort(key=lambda p: p["tokens"])
     return {"tasks": tasks}
 
 
 def table(evals: dict) -> str:
-    lines = ["| task | segments | tokens | accuracy | correct / samples | 95% CI |", "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "| task | segments | tokens | accuracy | correct / samples | 95% CI | measured on |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
     for task, entry in evals["tasks"].items():
         for p in entry["points"]:
             lines.append(
                 f"| {task} | {p['segments']:,} | {p['tokens']:,} | {p['accuracy']:.1%} | "
-                f"{p['correct']} / {p['samples']} | {p['ci95'][0]:.1%} – {p['ci95'][1]:.1%} |"
+                f"{p['correct']} / {p['samples']} | {p['ci95'][0]:.1%} – {p['ci95'][1]:.1%} | {p.get('device', '?')} |"
             )
     return "\n".join(lines)
 

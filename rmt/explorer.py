@@ -92,6 +92,8 @@ class Explorer:
             prepare_for_inference(load_checkpoint(baseline), self.device) if Path(baseline).exists() else None
         )
         self.limits = Limits.from_env(self.device)
+        if self.device.type == "cuda":  # capture the CUDA graph now, not during the first visitor's run
+            classify_equal_length(self.model, np.zeros((1, 2 * self.model.config.text_per_segment), dtype=np.int32))
         self.entries: OrderedDict[str, Entry] = OrderedDict()
         self.max_entries = max_entries
         self.lock = threading.Lock()

@@ -7,6 +7,7 @@ carried, so peak memory does not grow with the number of segments.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +44,31 @@ def segment_inputs(
     return ids, None  # no padding: no mask lets SDPA pick its fastest kernel
 
 
+class SegmentStepper:
+    """Steps a [B, T] batch of equal-length haystacks through its segments, one call per segment.
+
+    On CUDA the haystack goes to the GPU once (8 MB per 2M tokens) and every full segment is one
+    CUDA-graph replay (``rmt.cuda_graph``); elsewhere, and for the short first segment, the step
+    runs eagerly. Outputs of a replay are static buffers: valid until the next call.
+    """
+
+    def __init__(self, model: RecurrentMemoryTransformer, token_ids: np.ndarray) -> None:
+        self.model, self.token_ids = model, token_ids
+        self.text_len = model.config.text_per_segment
+        self.use_graph = graphs_enabled(model.device)
+        if self.use_graph:
+            self.tokens = torch.from_numpy(np.ascontiguousarray(token_ids, dtype=np.int32)).to(model.device)
+
+    def __call__(self, memory: torch.Tensor, a: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(next memory [B, M, H], logits [B, C]) for text tokens a:b."""
+        if self.use_graph and b - a == self.text_len:
+            return graphed_step(self.model, self.token_ids.shape[0], self.text_len)(memory, self.tokens[:, a:b])
+        text = torch.from_numpy(np.ascontiguousarray(self.token_ids[:, a:b], dtype=np.int64))
+        ids, mask = segment_inputs(self.model, text, self.model.device)
+        out = self.model.step(memory, ids, mask)
+        return out.memory, out.logits
+
+
 @torch.inference_mode()
 def classify_equal_length(
     model: RecurrentMemoryTransformer,
@@ -54,30 +80,20 @@ def classify_equal_length(
     """Logits [B, C] for a [B, T] batch of haystacks of one length, in constant memory.
 
     ``last_segments=k`` feeds only the last k segments (k=1 is the no-memory baseline: plain
-    truncation to the window the encoder can see). On CUDA every full segment is one CUDA-graph
-    replay (``rmt.cuda_graph``); the CPU runs the step eagerly.
+    truncation to the window the encoder can see).
     """
-    device = model.device
-    text_len = model.config.text_per_segment
-    bounds = segment_bounds(token_ids.shape[1], text_len)
+    bounds = segment_bounds(token_ids.shape[1], model.config.text_per_segment)
     if last_segments is not None:
         bounds = bounds[-last_segments:]
-    use_graph = graphs_enabled(device)
-    if use_graph:  # the whole haystack goes to the GPU once (8 MB per 2M tokens): no copy per segment
-        tokens = torch.from_numpy(np.ascontiguousarray(token_ids[:, bounds[0][0] :])).to(device)
-        offset = bounds[0][0]
+        token_ids = token_ids[:, bounds[0][0] :]
+        bounds = [(a - bounds[0][0], b - bounds[0][0]) for a, b in bounds]
+    step = SegmentStepper(model, token_ids)
     memory = model.init_memory(token_ids.shape[0])
     logits = None
     for i, (a, b) in enumerate(bounds):
         if stop is not None and stop.is_set():
             raise InterruptedError("stopped")
-        if use_graph and b - a == text_len:
-            step = graphed_step(model, token_ids.shape[0], text_len)
-            memory, logits = step(memory, tokens[:, a - offset : b - offset])
-        else:
-            ids, mask = segment_inputs(model, torch.from_numpy(np.ascontiguousarray(token_ids[:, a:b])), device)
-            out = model.step(memory, ids, mask)
-            memory, logits = out.memory, out.logits
+        memory, logits = step(memory, a, b)
         if on_segment is not None:
             on_segment(i + 1, len(bounds))
     return logits.to(torch.float32, copy=True)  # on CUDA it may be a graph's static buffer
@@ -91,7 +107,7 @@ class SegmentRecord:
     token_start: int
     token_end: int
     probabilities: list[float] | None  # the answer if the question were asked now
-    memory_change: float  # relative change of the memory state over this segment
+    memory_change: float  # relative change of the memory state over this segment (nan until read back)
 
 
 @dataclass
@@ -130,10 +146,17 @@ def live_run(
     The caller decides how often to show it; the loop itself keeps only the small records and
     the sparse snapshots. ``probe_every`` sets how often the question is asked of the memory.
     """
-    device = model.device
     bounds = segment_bounds(len(token_ids), model.config.text_per_segment)
     run = LiveRun(len(token_ids), len(bounds), snapshot_interval(len(bounds), max_snapshots))
+    step = SegmentStepper(model, np.asarray(token_ids)[None])
     memory = model.init_memory(1)
+    pending: list[torch.Tensor] = []  # memory changes still on the device: read in one sync, not one per segment
+
+    def flush() -> None:
+        for record, change in zip(run.records[-len(pending) :], torch.stack(pending).tolist(), strict=True):
+            record.memory_change = change
+        pending.clear()
+
     started = time.perf_counter()
     for i, (a, b) in enumerate(bounds):
         if stop is not None and stop.is_set():
@@ -141,20 +164,24 @@ def live_run(
             break
         if i % run.snapshot_every == 0:
             run.snapshots[i] = memory.detach().float().cpu().clone()
-        ids, mask = segment_inputs(model, torch.from_numpy(np.asarray(token_ids[a:b], dtype=np.int64))[None], device)
-        out = model.step(memory, ids, mask)
-        change = float((out.memory.float() - memory.float()).norm() / memory.float().norm().clamp_min(1e-6))
-        memory = out.memory
+        new_memory, logits = step(memory, a, b)
+        new_memory = new_memory.clone()  # a graph replay overwrites its output buffer next segment
+        pending.append((new_memory.float() - memory.float()).norm() / memory.float().norm().clamp_min(1e-6))
+        memory = new_memory
         last = i == len(bounds) - 1
         probabilities = None
         if last:
-            probabilities = out.logits.float().softmax(-1)[0].tolist()
+            probabilities = logits.float().softmax(-1)[0].tolist()
             run.final_probabilities = probabilities
         elif i % probe_every == 0:
             probabilities = model.answer(memory, question_ids).float().softmax(-1)[0].tolist()
-        run.records.append(SegmentRecord(i, a, b, probabilities, change))
+        run.records.append(SegmentRecord(i, a, b, probabilities, math.nan))
+        if probabilities is not None or last:
+            flush()
         run.seconds.append(time.perf_counter() - started)
         yield run
+    if pending:
+        flush()
 
 
 @torch.inference_mode()

@@ -22,6 +22,7 @@ import gradio as gr
 
 from rmt import plots
 from rmt.explorer import Explorer
+from rmt.request_limit import BodySizeLimit, body_limit_bytes
 
 try:  # ZeroGPU on Hugging Face Spaces; a no-op everywhere else
     import spaces
@@ -161,7 +162,7 @@ def build() -> gr.Blocks:
                         depth = gr.Slider(0, 100, value=50, step=1, label="Fact depth %")
                         random_depth = gr.Checkbox(value=True, label="random depth")
                     with gr.Row():
-                        seed = gr.Number(value=0, precision=0, label="Seed")
+                        seed = gr.Number(value=0, label="Seed (0 to 2^31 - 1)", step=1)
                         noise_source = gr.Radio(
                             [("Moby-Dick (never trained on)", "valid"), ("Austen (training books)", "train")],
                             value="valid",
@@ -210,7 +211,7 @@ def build() -> gr.Blocks:
                 "RMT pays one segment per ~segment of text. The measured time of your last run is below."
             )
             with gr.Row():
-                flops_tokens = gr.Number(value=2_048_000, precision=0, label="Tokens")
+                flops_tokens = gr.Number(value=2_048_000, label="Tokens", step=1)
                 flops_btn = gr.Button("Compare")
             flops_plot = gr.Plot(value=explorer.flops_figure(), label="FLOPs")
             flops_json = gr.JSON(label="FLOPs at this length")
@@ -302,9 +303,14 @@ The noise is real book text (Project Gutenberg): Jane Austen for training, *Moby
 demo = build()
 
 if __name__ == "__main__":
+    from starlette.middleware import Middleware
+
     demo.launch(
         server_name=os.environ.get("RMT_HOST", "127.0.0.1"),
         server_port=int(os.environ.get("RMT_PORT", 7860)),
         css=CSS,
         footer_links=["api"],
+        app_kwargs={
+            "middleware": [Middleware(BodySizeLimit, max_bytes=body_limit_bytes(explorer.limits.max_paste_chars))]
+        },
     )

@@ -7,6 +7,8 @@
 - paper-style: our re-creation of the original loop: memory as extra vocabulary embeddings
   spliced into ``inputs_embeds`` every segment, all hidden states returned, eager attention, fp32,
   ``no_grad``. Same weights.
+- live: ``rmt.inference.live_run``, the app's loop (memory change per segment, the question asked of
+  the memory every 1/400 of the run, sparse memory snapshots), up to ``--live-max-tokens``.
 - full attention: the same layer shape over the whole input at once (random weights, position
   table extended), for lengths up to ``--full-max-tokens``, to show the quadratic wall.
 
@@ -28,7 +30,7 @@ from tqdm import tqdm
 
 from rmt.checkpoint import load_checkpoint
 from rmt.device import pick_device
-from rmt.inference import classify_equal_length, prepare_for_inference
+from rmt.inference import classify_equal_length, live_run, prepare_for_inference
 from rmt.model import RecurrentMemoryTransformer
 from rmt.segments import segment_bounds
 
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default="checkpoints/rmt-minilm-babi")
     parser.add_argument("--max-tokens", type=int, default=2_000_000)
     parser.add_argument("--reference-max-tokens", type=int, default=65_536, help="longest paper-style run (it is slow)")
+    parser.add_argument("--live-max-tokens", type=int, default=65_536, help="longest run of the app's live loop")
     parser.add_argument("--full-max-tokens", type=int, default=16_384, help="longest full-attention pass")
     parser.add_argument("--batch", type=int, default=1, help="haystacks run together")
     parser.add_argument("--device", default="auto")
@@ -165,6 +168,21 @@ def main(argv: list[str] | None = None) -> int:
                     "seconds": seconds,
                     "peak_bytes": peak,
                     "tokens_per_second": args.batch * length / seconds,
+                }
+            )
+        if length <= args.live_max_tokens:
+            probe_every = max(1, len(segment_bounds(length, model.config.text_per_segment)) // 400)
+            question = ids[0, -8:].tolist()
+            seconds, peak = timed(
+                lambda ids=ids, q=question, k=probe_every: list(live_run(model, ids[0], q, k)), device
+            )
+            rows.append(
+                {
+                    "impl": "live",
+                    "tokens": length,
+                    "seconds": seconds,
+                    "peak_bytes": peak,
+                    "tokens_per_second": length / seconds,
                 }
             )
         if length <= args.full_max_tokens:

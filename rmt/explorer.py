@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -36,6 +37,9 @@ DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "rmt-minilm-babi"
 DEFAULT_BASELINE = ROOT / "checkpoints" / "baseline-no-memory"
 PREVIEW_CONTEXT = 280  # characters shown on each side of a fact
 FLOP_PRESETS = ("minilm-l6", "bert-base", "opt-125m", "opt-1.3b", "opt-6.7b", "opt-30b", "opt-175b")
+
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass
@@ -143,7 +147,11 @@ class Explorer:
             len(text), 100_000
         ):
             raise ValueError(f"{what} looks like binary data, not text")
-        return text
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: what undecodable bytes become on the way in
+            raise ValueError(f"{what} is not valid UTF-8 text") from None
+        return CONTROL_CHARS.sub("", text)  # stray control characters (terminal colours, bells) are dropped
 
     def generate(
         self,
@@ -216,6 +224,7 @@ class Explorer:
             "answer": hay.answer,
             "noise": hay.noise,
             "characters": len(hay.text),
+            "notes": list(hay.notes),
             "facts": [
                 {"text": f.text, "token": f.token_start, "segment": self.segment_of(f.token_start, hay) + 1}
                 for f in hay.facts
@@ -230,6 +239,7 @@ class Explorer:
             f"{self.model.config.segment_size} positions · {len(hay.text):,} characters · noise: "
             f"{html.escape(hay.noise)}</p>"
         ]
+        parts.extend(f"<p class='rmt-note'>⚠ {html.escape(note)}</p>" for note in hay.notes)
         for fact, meta in zip(hay.facts, info["facts"], strict=True):
             before = hay.text[max(0, fact.char_start - PREVIEW_CONTEXT) : fact.char_start]
             after = hay.text[fact.char_end : fact.char_end + PREVIEW_CONTEXT]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from rmt.noise import NoiseCorpus, build_corpus, load_corpus
-from rmt.tasks import TaskSample, check_task, make_task
+from rmt.tasks import ROOMS, TaskSample, check_task, make_task
 
 MAX_TOKENS = 10_000_000  # far above any demo; stops a typo from eating the machine
 
@@ -45,6 +46,7 @@ class Haystack:
     question_token_start: int = 0
     seed: int | None = None
     noise: str = ""
+    notes: list[str] = field(default_factory=list)  # what a custom haystack's author should know
 
     @property
     def num_tokens(self) -> int:
@@ -275,7 +277,70 @@ def build_custom_haystack(
     fixed = count_tokens([*facts, question], tokenizer)
     window = noise_window(corpus, 0, max(0, num_tokens - fixed), tokenizer)
     boundaries = fact_boundaries(window, len(facts), False, depth, rng)
-    return assemble("custom", window, facts, boundaries, question, answer, tokenizer, seed, corpus.name)
+    hay = assemble("custom", window, facts, boundaries, question, answer, tokenizer, seed, corpus.name)
+    hay.notes = custom_notes(facts, question, answer, tokenizer)
+    return hay
+
+
+QUESTION_WORDS = {
+    "where",
+    "what",
+    "who",
+    "which",
+    "when",
+    "is",
+    "was",
+    "the",
+    "a",
+    "an",
+    "in",
+    "of",
+    "how",
+    "did",
+    "does",
+}
+
+
+def custom_notes(facts: list[str], question: str, answer: str | None, tokenizer) -> list[str]:
+    """Plain-language warnings about a user's facts and question.
+
+    The model always answers one of its six rooms, so a question it cannot answer still gets a
+    confident-looking answer; these notes say why such an answer means nothing.
+    """
+    notes = []
+    fact_words = {w.lower() for f in facts for w in re.findall(r"\w+", f)}
+    names = [w for w in re.findall(r"\b[A-Z]\w*", question) if w.lower() not in QUESTION_WORDS | set(ROOMS)]
+    missing = [n for n in names if n.lower() not in fact_words]
+    if missing:
+        notes.append(
+            f"The question asks about {', '.join(missing)}, who is in none of the facts: the model will still "
+            "name a room, but there is no right answer."
+        )
+    placed: dict[str, list[str]] = {}
+    for fact in facts:
+        rooms = [r for r in ROOMS if re.search(rf"\b{r}\b", fact, re.IGNORECASE)]
+        name = next((w for w in re.findall(r"\b[A-Z]\w*", fact) if w.lower() not in QUESTION_WORDS), None)
+        if name and len(rooms) == 1:
+            placed.setdefault(name, []).append(rooms[0])
+    for name, rooms in placed.items():
+        if len(set(rooms)) > 1:
+            notes.append(
+                f"The facts put {name} in {len(set(rooms))} rooms ({', '.join(dict.fromkeys(rooms))}): as in bAbI, "
+                f"the last one ({rooms[-1]}) is where {name} is now."
+            )
+    if not any(r in fact_words for r in ROOMS):
+        notes.append(f"None of the facts names a room the model can answer ({', '.join(ROOMS)}).")
+    if answer and answer not in fact_words:
+        notes.append(f"The expected answer ({answer}) appears in none of the facts.")
+    unknown = tokenizer.unk_token_id
+    ids = tokenizer([*facts, question], add_special_tokens=False)["input_ids"]
+    unk = sum(row.count(unknown) for row in ids) if unknown is not None else 0
+    if unk:
+        notes.append(
+            f"{unk} word(s) of the facts and question are outside the model's English vocabulary (emoji, "
+            "other scripts) and are read as [UNK]."
+        )
+    return notes
 
 
 def check_length(num_tokens: int) -> None:

@@ -31,9 +31,25 @@ def tokenizer():
     return load_tokenizer()
 
 
-@pytest.fixture(scope="session")
-def app_url():
-    """The real app (shipped checkpoints), launched as `python app.py` on a free port, offline."""
+def call_generate(client, task="memorize", tokens="2000", seed=1, **custom):
+    """The /generate endpoint with the UI's defaults; keyword arguments override any field."""
+    args = {
+        "task": task,
+        "tokens": tokens,
+        "depth": 50,
+        "random_depth": True,
+        "seed": seed,
+        "noise_source": "valid",
+        "noise_text": "",
+        "facts": "",
+        "question": "",
+        "answer": "",
+    } | custom
+    return client.predict(*args.values(), api_name="/generate")
+
+
+def launch_app(env: dict | None = None, python_args: tuple[str, ...] = ()):
+    """Start `python app.py` on a free port; returns (url, process, log path) once it serves."""
     import socket
     import subprocess
     import sys
@@ -45,24 +61,35 @@ def app_url():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     root = Path(__file__).resolve().parent.parent
-    env = os.environ | {"RMT_PORT": str(port), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = open(root / "tests" / f".app-{port}.log", "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = os.environ | {"RMT_PORT": str(port), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"} | (env or {})
+    log_path = root / "tests" / f".app-{port}.log"
+    log = open(log_path, "w")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(
+        [sys.executable, *python_args, "app.py"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"app exited: {(root / 'tests' / f'.app-{port}.log').read_text()[-3000:]}")
+            raise RuntimeError(f"app exited: {log_path.read_text()[-3000:]}")
         try:
             urllib.request.urlopen(url, timeout=2)
-            break
+            return url, proc, log_path
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("app did not start in 180 s")
-    yield url, proc
+    proc.kill()
+    raise RuntimeError("app did not start in 180 s")
+
+
+def stop_app(proc, log_path) -> None:
     proc.terminate()
     proc.wait(timeout=30)
-    log.close()
-    (root / "tests" / f".app-{port}.log").unlink(missing_ok=True)
+    log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The real app (shipped checkpoints), launched as `python app.py` on a free port, offline."""
+    url, proc, log_path = launch_app()
+    yield url, proc
+    stop_app(proc, log_path)

@@ -6,28 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import call_generate as generate
 from gradio_client import Client
 
 
 @pytest.fixture(scope="module")
 def client(app_url):
     return Client(app_url[0], verbose=False)
-
-
-def generate(client, task="memorize", tokens="2000", seed=1, **custom):
-    args = {
-        "task": task,
-        "tokens": tokens,
-        "depth": 50,
-        "random_depth": True,
-        "seed": seed,
-        "noise_source": "valid",
-        "noise_text": "",
-        "facts": "",
-        "question": "",
-        "answer": "",
-    } | custom
-    return client.predict(*args.values(), api_name="/generate")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -87,22 +72,3 @@ def test_inspect_and_flops(client) -> None:
     assert figure["type"] == "plotly" and "MEM0" in figure["plot"]
     table, _ = client.predict(2_048_000, api_name="/flops")
     assert table["opt-175b"]["ratio"] > 20 and table["minilm-l6"]["rmt_flops"] > 0
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"tokens": "0"}, "positive"),
-        ({"tokens": "banana"}, "number"),
-        ({"tokens": "999999999999"}, "limit"),
-        ({"task": "juggling"}, "unknown task|not in the list of choices"),  # the client checks choices first
-        ({"seed": -1}, "seed"),
-        ({"task": "custom", "question": ""}, "question"),
-        ({"task": "custom", "question": "Where is Ann?", "facts": ""}, "fact"),
-        ({"task": "custom", "question": "Where?", "facts": "A.", "noise_text": "\x00\x01\x02" * 100}, "binary"),
-    ],
-)
-def test_bad_input_is_a_clear_error_and_the_app_keeps_serving(client, kwargs, message) -> None:
-    with pytest.raises(Exception, match=message):
-        generate(client, **kwargs)
-    assert generate(client)[2]["tokens"] == 2000

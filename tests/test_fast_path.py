@@ -77,10 +77,12 @@ def test_bench_cli_small(tmp_path, capsys) -> None:
             "8192",
             "--full-max-tokens",
             "4096",
+            "--live-max-tokens",
+            "4096",
             "--json",
         ]
     )
     out = json.loads(capsys.readouterr().out)
     assert {"rows", "speedup_vs_reference"} <= out.keys()
-    assert {r["impl"] for r in out["rows"]} == {"fast", "paper-style", "full-attention"}
+    assert {r["impl"] for r in out["rows"]} == {"fast", "paper-style", "live", "full-attention"}
     assert all(r["tokens_per_second"] > 0 and r["peak_bytes"] > 0 for r in out["rows"])

@@ -65,6 +65,7 @@ class Entry:
     haystack: Haystack
     run: LiveRun | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    running: bool = False
 
 
 @dataclass
@@ -85,7 +86,7 @@ class RunView:
 
 class Explorer:
     def __init__(
-        self, checkpoint: str | None = None, baseline: str | None = None, device: str = "auto", max_entries: int = 8
+        self, checkpoint: str | None = None, baseline: str | None = None, device: str = "auto", max_entries: int = 64
     ) -> None:
         self.device = pick_device(device)
         self.checkpoint = str(checkpoint or os.environ.get("RMT_CHECKPOINT") or DEFAULT_CHECKPOINT)
@@ -100,6 +101,7 @@ class Explorer:
             classify_equal_length(self.model, np.zeros((1, 2 * self.model.config.text_per_segment), dtype=np.int32))
         self.entries: OrderedDict[str, Entry] = OrderedDict()
         self.max_entries = max_entries
+        self.max_cached_tokens = 4 * self.limits.max_tokens  # ~9 bytes a token (ids + text): 72 MB on the CPU
         self.lock = threading.Lock()
         self.class_names = self.model.config.class_names or list(ROOMS)
 
@@ -199,10 +201,25 @@ class Explorer:
         hay_id = uuid.uuid4().hex[:12]
         with self.lock:
             self.entries[hay_id] = Entry(hay)
-            while len(self.entries) > self.max_entries:
-                _, old = self.entries.popitem(last=False)
-                old.stop.set()
+            self.evict()
         return hay_id, self.preview_html(hay), self.summary(hay)
+
+    def evict(self) -> None:
+        """Forget the least recently used haystacks beyond the count and token budgets.
+
+        A haystack whose run is in progress is never dropped: under load, queued users must
+        still find theirs, and a running job must not be stopped by someone else's Generate.
+        """
+
+        def over() -> bool:
+            tokens = sum(e.haystack.num_tokens for e in self.entries.values())
+            return len(self.entries) > self.max_entries or tokens > self.max_cached_tokens
+
+        for hay_id in list(self.entries)[:-1]:  # the newest always stays
+            if not over():
+                break
+            if not self.entries[hay_id].running:
+                del self.entries[hay_id]
 
     def entry(self, hay_id: str | None) -> Entry:
         with self.lock:
@@ -271,6 +288,13 @@ class Explorer:
         """
         entry = self.entry(hay_id)
         entry.stop.clear()
+        entry.running = True
+        try:
+            yield from self.run_entry(entry, min_interval)
+        finally:
+            entry.running = False
+
+    def run_entry(self, entry: Entry, min_interval: float) -> Iterator[RunView]:
         hay = entry.haystack
         fact_segments = sorted({self.segment_of(f.token_start, hay) for f in hay.facts})
         question_segment = self.segment_of(hay.question_token_start, hay)

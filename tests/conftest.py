@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -48,8 +49,17 @@ def call_generate(client, task="memorize", tokens="2000", seed=1, **custom):
     return client.predict(*args.values(), api_name="/generate")
 
 
-def launch_app(env: dict | None = None, python_args: tuple[str, ...] = ()):
-    """Start `python app.py` on a free port; returns (url, process, log path) once it serves."""
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s
+
+
+def launch_app(env: dict | None = None, python_args: tuple[str, ...] = (), offline_env: bool = True):
+    """Start `python app.py` on a free port; returns (url, process, log path) once it serves.
+
+    ``offline_env=False`` leaves HF_HUB_OFFLINE and GRADIO_ANALYTICS_ENABLED unset, to prove the app
+    sets them itself.
+    """
     import socket
     import subprocess
     import sys
@@ -61,7 +71,11 @@ def launch_app(env: dict | None = None, python_args: tuple[str, ...] = ()):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     root = Path(__file__).resolve().parent.parent
-    env = os.environ | {"RMT_PORT": str(port), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"} | (env or {})
+    offline = {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = os.environ | {"RMT_PORT": str(port)} | (offline if offline_env else {}) | (env or {})
+    if not offline_env:
+        for name in offline:
+            env.pop(name, None)
     log_path = root / "tests" / f".app-{port}.log"
     log = open(log_path, "w")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from conftest import call_generate as generate
+from conftest import cpu_seconds
 from gradio_client import Client
 
 
 @pytest.fixture(scope="module")
 def client(app_url):
     return Client(app_url[0], verbose=False)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s
 
 
 def test_generate_and_run_memorize_gives_the_right_answer(client) -> None:

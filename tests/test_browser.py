@@ -39,3 +39,35 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
         browser.close()
     assert (tmp_path / "app.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_closing_the_tab_ends_a_long_run(app_url) -> None:
+    """A visitor who leaves mid-run must not leave a 2M-token job running on the server."""
+    import time
+
+    from conftest import cpu_seconds
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(app_url[0])
+        length = page.get_by_label("Length in tokens")
+        length.fill("2000000")
+        length.press("Enter")
+        page.get_by_role("button", name="Generate haystack").click()
+        expect(page.locator(".rmt-preview")).to_contain_text("2,000,000", timeout=60_000)
+        page.get_by_role("button", name="Run RMT").click()
+        expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
+        page.close()
+        browser.close()
+    pid = app_url[1].pid
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(2.0)
+        if cpu_seconds(pid) - before < 0.6:
+            break
+    else:
+        raise AssertionError("the run kept the CPU busy 30 s after the tab closed")

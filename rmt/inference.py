@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from rmt.cuda_graph import graphed_step, graphs_enabled
 from rmt.device import inference_dtype
+from rmt.fixed_step import compile_mode, compiled_step, graphed_step, graphs_enabled
 from rmt.model import RecurrentMemoryTransformer
 from rmt.segments import segment_bounds
 
@@ -48,7 +48,7 @@ class SegmentStepper:
     """Steps a [B, T] batch of equal-length haystacks through its segments, one call per segment.
 
     On CUDA the haystack goes to the GPU once (8 MB per 2M tokens) and every full segment is one
-    CUDA-graph replay (``rmt.cuda_graph``); elsewhere, and for the short first segment, the step
+    CUDA-graph replay (``rmt.fixed_step``); elsewhere, and for the short first segment, the step
     runs eagerly. Outputs of a replay are static buffers: valid until the next call.
     """
 
@@ -56,6 +56,7 @@ class SegmentStepper:
         self.model, self.token_ids = model, token_ids
         self.text_len = model.config.text_per_segment
         self.use_graph = graphs_enabled(model.device)
+        self.compiled = compiled_step(model) if compile_mode() and not self.use_graph else None
         if self.use_graph:
             self.tokens = torch.from_numpy(np.ascontiguousarray(token_ids, dtype=np.int32)).to(model.device)
 
@@ -65,7 +66,8 @@ class SegmentStepper:
             return graphed_step(self.model, self.token_ids.shape[0], self.text_len)(memory, self.tokens[:, a:b])
         text = torch.from_numpy(np.ascontiguousarray(self.token_ids[:, a:b], dtype=np.int64))
         ids, mask = segment_inputs(self.model, text, self.model.device)
-        out = self.model.step(memory, ids, mask)
+        step = self.compiled if self.compiled is not None and b - a == self.text_len else self.model.step
+        out = step(memory, ids, mask)
         return out.memory, out.logits
 
 

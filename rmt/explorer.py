@@ -15,7 +15,8 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,13 +98,24 @@ class Explorer:
             prepare_for_inference(load_checkpoint(baseline), self.device) if Path(baseline).exists() else None
         )
         self.limits = Limits.from_env(self.device)
+        self.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rmt-model")
         if self.device.type == "cuda":  # capture the CUDA graph now, not during the first visitor's run
-            classify_equal_length(self.model, np.zeros((1, 2 * self.model.config.text_per_segment), dtype=np.int32))
+            warm_up = np.zeros((1, 2 * self.model.config.text_per_segment), dtype=np.int32)
+            self.on_model_thread(classify_equal_length, self.model, warm_up)
         self.entries: OrderedDict[str, Entry] = OrderedDict()
         self.max_entries = max_entries
         self.max_cached_tokens = 4 * self.limits.max_tokens  # ~9 bytes a token (ids + text): 72 MB on the CPU
         self.lock = threading.Lock()
         self.class_names = self.model.config.class_names or list(ROOMS)
+
+    def on_model_thread(self, fn: Callable, *args):
+        """Run ``fn(*args)`` on the one thread that does all model work, and wait for it.
+
+        Gradio calls a generator from whichever pool thread is free, and every new calling thread
+        gets its own OpenMP team: on 2 cores a run fed from pool threads went from 1,679 to 672
+        tokens/s (and stayed slow). One long-lived thread keeps one team.
+        """
+        return self.model_thread.submit(fn, *args).result()
 
     # ----- haystacks -----------------------------------------------------------------------
     def check_tokens(self, tokens: float | int | str | None) -> int:
@@ -300,14 +312,19 @@ class Explorer:
         question_segment = self.segment_of(hay.question_token_start, hay)
         total = num_segments(hay.num_tokens, self.model.config.text_per_segment)
         probe_every = max(1, total // 400)  # at most ~400 live answers: each costs a short extra pass
-        last_shown = 0.0
+        last_shown, interval = 0.0, min_interval
         run = None
-        for run in live_run(self.model, hay.token_ids, hay.question_ids, probe_every, entry.stop):
-            entry.run = run
+        steps = live_run(self.model, hay.token_ids, hay.question_ids, probe_every, entry.stop)
+        while (step := self.on_model_thread(next, steps, None)) is not None:
+            run = entry.run = step
             now = time.perf_counter()
-            if now - last_shown >= min_interval and len(run.records) < total:
+            if now - last_shown >= interval and len(run.records) < total:
                 last_shown = now
-                yield RunView(self.status(run), self.answer_figure(run, fact_segments, hay), num_segments=total)
+                view = RunView(self.status(run), self.answer_figure(run, fact_segments, hay), num_segments=total)
+                # A figure costs ~50 ms to build and as much to send: on a long CPU run, updating every
+                # 0.25 s took a third of the time. Updates slow down so they take ~5% of it at most.
+                interval = max(min_interval, 20 * (time.perf_counter() - now))
+                yield view
         if run is None:
             raise ValueError("the haystack is empty")
         entry.run = run
@@ -372,7 +389,7 @@ class Explorer:
         if self.baseline is not None:
             window = self.baseline.config.text_per_segment
             ids = hay.token_ids[None, -window:] if hay.num_tokens > window else hay.token_ids[None]
-            logits = classify_equal_length(self.baseline, ids, last_segments=1)
+            logits = self.on_model_thread(classify_equal_length, self.baseline, ids, 1)
             base = self.class_names[int(logits.argmax())]
             sees = any(f.token_start >= hay.num_tokens - window for f in hay.facts)
             note = ""
@@ -402,7 +419,7 @@ class Explorer:
         layer = int(layer) - 1
         if not 0 <= layer < layers:
             raise ValueError(f"layer must be between 1 and {layers}")
-        ids, attentions, _ = inspect_segment(self.model, hay.token_ids, run, index, [layer])
+        ids, attentions, _ = self.on_model_thread(inspect_segment, self.model, hay.token_ids, run, index, [layer])
         att = attentions[layer]  # [heads, L, L]
         heads = att.shape[0]
         if str(head).lower().startswith("mean"):

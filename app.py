@@ -222,6 +222,13 @@ def build() -> gr.Blocks:
                 "Dashed: the same encoder fine-tuned without memory, reading only the last segment."
             )
             gr.Plot(value=explorer.accuracy_figure(), label="Accuracy")
+            needle = explorer.needle_figure()
+            if needle is not None:
+                gr.Markdown(
+                    "The needle map: the Detect fact placed at a fixed depth of the noise, at each length "
+                    "(from each checkpoint's `needle.json`, written by `rmt.evaluate --depths`)."
+                )
+                gr.Plot(value=needle, label="Needle map")
         with gr.Tab("About"):
             gr.Markdown(ABOUT)
             gr.Plot(value=plots.layout_figure(config.num_mem_tokens, config.segment_size), label="Segment layout")

@@ -6,6 +6,9 @@
 Each point builds ``--samples`` haystacks of exactly that many segments (seeded), runs them in
 batches through the fast path and reports the fraction answered right, with a 95% Wilson
 interval. ``--last-segments 1`` is the no-memory baseline: only the last window is read.
+``--depths 0,0.5,1`` pins the fact at those fractions of the noise and evaluates every length at
+every depth: a needle map (``"needle": {segments: {depth: accuracy}}`` in the JSON), which the app
+draws from a checkpoint's ``needle.json``.
 """
 
 from __future__ import annotations
@@ -49,14 +52,19 @@ def evaluate_point(
     seed: int,
     last_segments: int | None = None,
     progress: bool = True,
+    depth: float | None = None,
 ) -> dict:
-    """Accuracy at one length; haystacks are built one batch at a time to keep memory flat."""
+    """Accuracy at one length; haystacks are built one batch at a time to keep memory flat.
+
+    ``depth`` pins the fact at that fraction of the noise (a needle map's cell); None draws it at
+    random per sample, which is what the accuracy-vs-length table averages over.
+    """
     correct = 0
     total_segments = num_segments(num_tokens, model.config.text_per_segment)
     steps = total_segments if last_segments is None else min(last_segments, total_segments)
     bar = tqdm(
         total=samples * steps,
-        desc=f"{task} {num_tokens:,} tok",
+        desc=f"{task} {num_tokens:,} tok" + ("" if depth is None else f" @{depth:.0%}"),
         unit="seg",
         disable=not progress,
         dynamic_ncols=True,
@@ -65,7 +73,7 @@ def evaluate_point(
     started = time.perf_counter()
     for first in range(0, samples, batch_size):
         hays = [
-            build_haystack(task, num_tokens, tokenizer, seed=seed * 1_000_003 + i, noise=noise)
+            build_haystack(task, num_tokens, tokenizer, seed=seed * 1_000_003 + i, noise=noise, depth=depth)
             for i in range(first, min(samples, first + batch_size))
         ]
         ids = np.stack([h.token_ids for h in hays])  # [B, T]
@@ -85,6 +93,7 @@ def evaluate_point(
         "tokens": num_tokens,
         "seconds": round(seconds, 2),
         "tokens_per_second": round(samples * num_tokens / seconds, 1),
+        "depth": depth,
     }
 
 
@@ -99,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", default="valid", help="valid (held-out book), train, all, or a text FILE")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--last-segments", type=int, default=None, help="read only the last k segments (1 = no memory)")
+    parser.add_argument(
+        "--depths",
+        default=None,
+        help="comma list of fact depths 0..1: a needle map (every length at every depth; detect, reasoning)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -112,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         lengths = [int(t) for t in args.tokens.split(",")]
     else:
         lengths = [int(s) * text for s in (args.segments or "1,2,4,8,16").split(",")]
+    depths: list[float | None] = [None]
+    if args.depths:
+        if task == "memorize":
+            parser.error("--depths needs a task that places its facts (detect, reasoning); memorize's are at the start")
+        depths = [float(d) for d in args.depths.split(",")]
+        if not all(0.0 <= d <= 1.0 for d in depths):
+            parser.error(f"--depths must lie between 0 and 1, got {args.depths}")
     command = "python -m rmt.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {
         "task": task,
@@ -126,30 +147,41 @@ def main(argv: list[str] | None = None) -> int:
         "tokens": {},
         "points": [],
     }
+    if args.depths:
+        result["needle"] = {}
     for length in lengths:
-        torch.manual_seed(args.seed)
-        point = evaluate_point(
-            model,
-            tokenizer,
-            task,
-            length,
-            args.samples,
-            args.batch_size,
-            args.noise,
-            args.seed,
-            args.last_segments,
-            progress=not args.quiet,
-        )
-        key = str(point["segments"]) if not args.tokens else str(length)
-        result["accuracy"][key] = point["accuracy"]
-        result["tokens"][key] = length
-        result["points"].append(point)
-        if not args.json:
-            print(
-                f"{task} {point['segments']:>6} segments {length:>9,} tokens: {point['accuracy']:.3f} "
-                f"({point['correct']}/{point['samples']}, 95% CI {point['ci95']}) "
-                f"{point['tokens_per_second']:,.0f} tok/s"
+        key = None
+        pooled = {"correct": 0, "samples": 0}
+        for depth in depths:
+            torch.manual_seed(args.seed)
+            point = evaluate_point(
+                model,
+                tokenizer,
+                task,
+                length,
+                args.samples,
+                args.batch_size,
+                args.noise,
+                args.seed,
+                args.last_segments,
+                progress=not args.quiet,
+                depth=depth,
             )
+            key = str(point["segments"]) if not args.tokens else str(length)
+            pooled["correct"] += point["correct"]
+            pooled["samples"] += point["samples"]
+            if depth is not None:
+                result["needle"].setdefault(key, {})[f"{depth:g}"] = point["accuracy"]
+            result["points"].append(point)
+            if not args.json:
+                where = "" if depth is None else f" at depth {depth:.0%}"
+                print(
+                    f"{task} {point['segments']:>6} segments {length:>9,} tokens{where}: {point['accuracy']:.3f} "
+                    f"({point['correct']}/{point['samples']}, 95% CI {point['ci95']}) "
+                    f"{point['tokens_per_second']:,.0f} tok/s"
+                )
+        result["accuracy"][key] = pooled["correct"] / pooled["samples"]
+        result["tokens"][key] = length
     if args.json:
         print(json.dumps(result))
     return 0

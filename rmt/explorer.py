@@ -479,16 +479,26 @@ class Explorer:
             text = f"this run: {tokens:,} tokens, x{ratio:,.0f} fewer FLOPs (ours)"
         return plots.flops_figure(curves, tokens, text)
 
-    def eval_tables(self) -> dict[str, dict]:
+    def eval_tables(self, file_name: str = "eval.json") -> dict[str, dict]:
+        """A measured table shipped beside each checkpoint (RMT, then the baseline), where it exists."""
         tables = {}
         for name, path in (("RMT", self.checkpoint), ("no memory", str(DEFAULT_BASELINE))):
             try:
-                file = resolve_checkpoint(path) / "eval.json"
+                file = resolve_checkpoint(path) / file_name
             except Exception:
                 continue
             if file.is_file():
                 tables[name] = json.loads(file.read_text(encoding="utf-8"))
         return tables
+
+    def needle_figure(self) -> go.Figure | None:
+        """The needle map from the checkpoints' ``needle.json`` (``rmt.evaluate --depths``); None if not shipped."""
+        maps = {
+            f"{name}: {table['task']}": table["needle"]
+            for name, table in self.eval_tables("needle.json").items()
+            if table.get("needle")
+        }
+        return plots.needle_figure(maps, self.model.config.text_per_segment) if maps else None
 
     def accuracy_figure(self) -> go.Figure:
         series = {}

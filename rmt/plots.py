@@ -245,6 +245,53 @@ def accuracy_figure(series: dict[str, tuple[Sequence[int], Sequence[float]]], ch
     return base_layout(fig, "Accuracy against length", height=440)
 
 
+def needle_figure(maps: dict[str, dict[str, dict[str, float]]], text_per_segment: int) -> go.Figure:
+    """Accuracy at every (length, fact depth) cell, one panel per model, side by side.
+
+    ``maps`` is ``{model: {segments: {depth: accuracy}}}`` as ``rmt.evaluate --depths`` writes it.
+    Side by side because the contrast is the point: without memory only the bottom row (fact in
+    the last window) is lit; with memory the whole map should be.
+    """
+    from plotly.subplots import make_subplots
+
+    names = list(maps)
+    fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=names, shared_yaxes=True)
+    for col, name in enumerate(names, start=1):
+        cells = maps[name]
+        segments = sorted(cells, key=int)
+        depths = sorted({d for row in cells.values() for d in row}, key=float)
+        z = np.array(
+            [[cells[s].get(d, np.nan) for s in segments] for d in depths], dtype=np.float32
+        )  # [depths, lengths]
+        x = [f"{int(s):,} seg" for s in segments]
+        y = [f"{float(d):.0%}" for d in depths]
+        hover = [
+            [f"{int(s):,} segments ({int(s) * text_per_segment:,} tokens), fact at {float(d):.0%}" for s in segments]
+            for d in depths
+        ]
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=x,
+                y=y,
+                zmin=0,
+                zmax=1,
+                colorscale="Viridis",
+                showscale=col == len(names),
+                colorbar={"title": "accuracy"},
+                text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.0%}")(z),
+                texttemplate="%{text}",
+                customdata=hover,
+                hovertemplate="%{customdata}<br>accuracy %{z:.1%}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title="haystack length", type="category", row=1, col=col)
+    fig.update_yaxes(title="fact depth (0% = start)", type="category", autorange="reversed", row=1, col=1)
+    return base_layout(fig, "Needle map: where the fact sits vs how long the haystack is", height=440)
+
+
 def layout_figure(num_mem_tokens: int, segment_size: int) -> go.Figure:
     """The segment layout as coloured blocks: [CLS] [MEM]xM [SEP] text [SEP]."""
     text = segment_size - num_mem_tokens - 3

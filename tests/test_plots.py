@@ -62,3 +62,19 @@ def test_time_and_change_figures_bounded() -> None:
     assert len(fig.data[0].x) <= 2000
     fig = plots.memory_change_figure(list(range(n)), list(np.ones(n)))
     assert len(fig.data[0].x) <= 4000
+
+
+def test_needle_figure_one_panel_per_model_cells_in_place() -> None:
+    maps = {
+        "RMT: detect": {"16": {"0": 0.9, "1": 1.0}, "4": {"0": 1.0, "0.5": 0.95, "1": 1.0}},
+        "no memory: detect": {"4": {"0": 0.2, "1": 1.0}},
+    }
+    fig = plots.needle_figure(maps, text_per_segment=115)
+    rmt, baseline = fig.data
+    assert list(rmt.x) == ["4 seg", "16 seg"] and list(rmt.y) == ["0%", "50%", "100%"]
+    z = np.asarray(rmt.z)
+    assert z.shape == (3, 2) and z.dtype == np.float32
+    assert z[0, 1] == np.float32(0.9) and np.isnan(z[1, 1])  # 16 segments has no 50% cell
+    assert "460 tokens" in rmt.customdata[0][0]
+    assert list(baseline.y) == ["0%", "100%"] and np.asarray(baseline.z)[0, 0] == np.float32(0.2)
+    assert [a.text for a in fig.layout.annotations] == list(maps)

@@ -89,3 +89,39 @@ def test_evaluate_cli_json(capsys) -> None:
     assert out["task"] == "detect"
     assert set(out["accuracy"]) == {"1", "2"} and set(out["tokens"]) == {"1", "2"}
     assert out["tokens"]["2"] == 2 * load_checkpoint(RMT).config.text_per_segment
+
+
+def test_needle_map_cli_places_the_fact_where_asked(capsys) -> None:
+    """The baseline sees a fact at depth 1 (last window), misses one at depth 0: the depth reaches the haystack."""
+    main(
+        [
+            "--checkpoint",
+            str(BASELINE),
+            "--task",
+            "detect",
+            "--segments",
+            "4",
+            "--depths",
+            "0,1",
+            "--samples",
+            "24",
+            "--batch-size",
+            "24",
+            "--last-segments",
+            "1",
+            "--seed",
+            "3",
+            "--json",
+            "--quiet",
+        ]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["needle"]) == {"4"} and set(out["needle"]["4"]) == {"0", "1"}
+    assert out["needle"]["4"]["1"] >= 0.9 and out["needle"]["4"]["0"] < 0.5, out["needle"]
+    assert out["accuracy"]["4"] == pytest.approx((out["needle"]["4"]["0"] + out["needle"]["4"]["1"]) / 2)
+    assert [p["depth"] for p in out["points"]] == [0.0, 1.0]
+
+
+def test_needle_map_refuses_memorize() -> None:
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(RMT), "--task", "memorize", "--depths", "0.5", "--samples", "1", "--quiet"])

@@ -36,7 +36,7 @@ def merge_evals(files: list[str]) -> dict:
                 "device": f"{result.get('device', '?')} {result.get('dtype', '')}".strip(),
             }
             for p in result["points"]
-            if p["tokens"] not in known
+            if p["tokens"] not in known and p.get("depth") is None  # needle cells go to needle.json
         )
         entry["points"].sort(key=lambda p: p["tokens"])
     return {"tasks": tasks}
@@ -54,6 +54,25 @@ def table(evals: dict) -> str:
                 f"{p['correct']} / {p['samples']} | {p['ci95'][0]:.1%} – {p['ci95'][1]:.1%} | {p.get('device', '?')} |"
             )
     return "\n".join(lines)
+
+
+def needle_section(needle: dict) -> str:
+    """The needle map as a Markdown table (rows: fact depth, columns: segments), for the model card."""
+    cells = needle["needle"]
+    segments = sorted(cells, key=int)
+    depths = sorted({d for row in cells.values() for d in row}, key=float)
+    samples = needle["points"][0]["samples"] if needle.get("points") else "?"
+    lines = [
+        f"## Needle map ({needle['task']}, {samples} samples per cell, fact at a fixed depth of the noise)",
+        "",
+        "| fact depth | " + " | ".join(f"{int(s):,} seg" for s in segments) + " |",
+        "|---|" + "---:|" * len(segments),
+    ]
+    for d in depths:
+        row = [f"{cells[s][d]:.0%}" if d in cells[s] else "" for s in segments]
+        lines.append(f"| {float(d):.0%} | " + " | ".join(row) + " |")
+    lines += ["", f"`{needle.get('command', '')}` (on {needle.get('device', '?')} {needle.get('dtype', '')})".strip()]
+    return "\n".join(lines) + "\n"
 
 
 def model_card(name: str, config, evals: dict, recipe: str, notes: str) -> str:
@@ -89,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval", nargs="*", default=[])
     parser.add_argument("--recipe", default="")
     parser.add_argument("--notes", default="")
+    parser.add_argument("--needle", default=None, help="a JSON from `rmt.evaluate --depths`: needle.json + card")
     args = parser.parse_args(argv)
     model = load_checkpoint(args.source)
     out = CHECKPOINTS / args.name
@@ -97,9 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     evals = merge_evals(args.eval) if args.eval else {"tasks": {}}
     (out / "eval.json").write_text(json.dumps(evals, indent=1) + "\n", encoding="utf-8")
-    (out / "README.md").write_text(
-        model_card(args.name, model.config, evals, args.recipe, args.notes), encoding="utf-8"
-    )
+    card = model_card(args.name, model.config, evals, args.recipe, args.notes)
+    if args.needle:
+        needle = json.loads(Path(args.needle).read_text(encoding="utf-8"))
+        (out / "needle.json").write_text(json.dumps(needle, indent=1) + "\n", encoding="utf-8")
+        card += "\n" + needle_section(needle)
+    (out / "README.md").write_text(card, encoding="utf-8")
     print(f"wrote {out}")
     return 0
 

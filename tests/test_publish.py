@@ -1,0 +1,43 @@
+"""Shipping helpers: eval tables and the needle map reach the model card correctly."""
+
+from __future__ import annotations
+
+import json
+
+from rmt.publish import merge_evals, needle_section
+
+
+def point(segments: int, accuracy: float, depth: float | None = None) -> dict:
+    return {
+        "segments": segments,
+        "tokens": segments * 115,
+        "accuracy": accuracy,
+        "correct": int(accuracy * 40),
+        "samples": 40,
+        "ci95": [0.0, 1.0],
+        "depth": depth,
+    }
+
+
+def test_merge_keeps_length_points_and_leaves_needle_cells_out(tmp_path) -> None:
+    length = {"task": "detect", "noise": "valid", "last_segments": None, "points": [point(4, 1.0), point(1, 1.0)]}
+    needle = {"task": "detect", "noise": "valid", "last_segments": None, "points": [point(8, 0.5, depth=0.0)]}
+    files = []
+    for i, result in enumerate((length, needle)):
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps(result))
+    merged = merge_evals([str(f) for f in files])
+    assert [p["segments"] for p in merged["tasks"]["detect"]["points"]] == [1, 4]
+
+
+def test_needle_section_rows_are_depths_columns_are_lengths() -> None:
+    needle = {
+        "task": "detect",
+        "command": "python -m rmt.evaluate --depths 0,1",
+        "needle": {"16": {"0": 0.5, "1": 1.0}, "4": {"0": 0.975, "1": 1.0}},
+        "points": [point(4, 0.975, 0.0)],
+    }
+    lines = needle_section(needle).splitlines()
+    assert "40 samples per cell" in lines[0]
+    assert lines[2] == "| fact depth | 4 seg | 16 seg |"
+    assert lines[4] == "| 0% | 98% | 50% |" and lines[5] == "| 100% | 100% | 100% |"

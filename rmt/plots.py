@@ -260,9 +260,9 @@ def needle_figure(maps: dict[str, dict[str, dict[str, float]]], text_per_segment
         cells = maps[name]
         segments = sorted(cells, key=int)
         depths = sorted({d for row in cells.values() for d in row}, key=float)
-        z = np.array(
-            [[cells[s].get(d, np.nan) for s in segments] for d in depths], dtype=np.float32
-        )  # [depths, lengths]
+        table = [[cells[s].get(d) for s in segments] for d in depths]  # [depths, lengths], None where not measured
+        z = np.array([[np.nan if v is None else v for v in row] for row in table], dtype=np.float32)
+        labels = [["" if v is None else f"{v:.0%}" for v in row] for row in table]  # from the exact values, as the card
         x = [f"{int(s):,} seg" for s in segments]
         y = [f"{float(d):.0%}" for d in depths]
         hover = [
@@ -279,7 +279,7 @@ def needle_figure(maps: dict[str, dict[str, dict[str, float]]], text_per_segment
                 colorscale="Viridis",
                 showscale=col == len(names),
                 colorbar={"title": "accuracy"},
-                text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.0%}")(z),
+                text=labels,
                 texttemplate="%{text}",
                 customdata=hover,
                 hovertemplate="%{customdata}<br>accuracy %{z:.1%}<extra></extra>",

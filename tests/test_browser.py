@@ -37,6 +37,10 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         expect(heatmaps.first).to_be_attached(timeout=30_000)
         assert heatmaps.count() >= 2  # memory-distance map and attention heatmap
         page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+        page.get_by_role("tab", name="Accuracy").click()  # the shipped needle maps, RMT beside no memory
+        needle = page.locator(".js-plotly-plot", has_text="Needle map")
+        expect(needle).to_be_visible(timeout=30_000)
+        assert needle.locator(".heatmaplayer").count() == 2
         browser.close()
     assert (tmp_path / "app.png").stat().st_size > 10_000
 

@@ -75,6 +75,7 @@ def test_needle_figure_one_panel_per_model_cells_in_place() -> None:
     z = np.asarray(rmt.z)
     assert z.shape == (3, 2) and z.dtype == np.float32
     assert z[0, 1] == np.float32(0.9) and np.isnan(z[1, 1])  # 16 segments has no 50% cell
+    assert rmt.text[0][1] == "90%" and rmt.text[1][1] == "" and rmt.text[1][0] == "95%"
     assert "460 tokens" in rmt.customdata[0][0]
     assert list(baseline.y) == ["0%", "100%"] and np.asarray(baseline.z)[0, 0] == np.float32(0.2)
     assert [a.text for a in fig.layout.annotations] == list(maps)

@@ -125,3 +125,15 @@ def test_needle_map_cli_places_the_fact_where_asked(capsys) -> None:
 def test_needle_map_refuses_memorize() -> None:
     with pytest.raises(SystemExit):
         main(["--checkpoint", str(RMT), "--task", "memorize", "--depths", "0.5", "--samples", "1", "--quiet"])
+
+
+def test_shipped_needle_maps_draw() -> None:
+    from rmt import plots
+
+    maps = {}
+    for name, folder in (("RMT", RMT), ("no memory", BASELINE)):
+        table = json.loads((folder / "needle.json").read_text())
+        assert table["task"] == "detect" and table["needle"], folder
+        maps[name] = table["needle"]
+    fig = plots.needle_figure(maps, load_checkpoint(RMT).config.text_per_segment)
+    assert len(fig.data) == 2 and all(len(trace.x) >= 4 for trace in fig.data)

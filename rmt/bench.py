@@ -12,7 +12,9 @@
 - full attention: the same layer shape over the whole input at once (random weights, position
   table extended), for lengths up to ``--full-max-tokens``, to show the quadratic wall.
 
-Peak memory is the process RSS sampled every 5 ms during each row (CUDA: max allocated).
+Peak memory is the process RSS sampled every 5 ms during each row (CUDA: max allocated). RSS is
+process-wide and the allocator keeps what earlier rows took, so to see the fast path's own memory
+against length on a CPU run it alone: ``--impls fast``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from rmt.device import pick_device
 from rmt.inference import classify_equal_length, live_run, prepare_for_inference
 from rmt.model import RecurrentMemoryTransformer
 from rmt.segments import segment_bounds
+
+IMPLS = ("fast", "paper-style", "live", "full-attention")
 
 
 def rss_bytes() -> int:
@@ -128,13 +132,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-max-tokens", type=int, default=65_536, help="longest run of the app's live loop")
     parser.add_argument("--full-max-tokens", type=int, default=16_384, help="longest full-attention pass")
     parser.add_argument("--batch", type=int, default=1, help="haystacks run together")
+    parser.add_argument("--impls", default=",".join(IMPLS), help=f"which rows to run, comma list of {', '.join(IMPLS)}")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    impls = [name.strip() for name in args.impls.split(",") if name.strip()]
+    if not impls or set(impls) - set(IMPLS):
+        parser.error(f"--impls takes a comma list of {', '.join(IMPLS)}; got {args.impls!r}")
     device = pick_device(args.device)
     model = prepare_for_inference(load_checkpoint(args.checkpoint), device)
-    reference = load_checkpoint(args.checkpoint, device=device).float().eval()
-    reference.backbone.set_attn_implementation("eager")
+    reference = None
+    if "paper-style" in impls:  # a second fp32 copy: only loaded when its rows run
+        reference = load_checkpoint(args.checkpoint, device=device).float().eval()
+        reference.backbone.set_attn_implementation("eager")
     seg = model.config.segment_size
     lengths = []
     length = 4096
@@ -149,17 +159,18 @@ def main(argv: list[str] | None = None) -> int:
     classify_equal_length(model, rng.integers(low, high, size=(args.batch, seg * 2), dtype=np.int32))  # warm-up
     for length in tqdm(lengths, desc="lengths", file=sys.stderr, disable=args.json):
         ids = rng.integers(low, high, size=(args.batch, length), dtype=np.int32)
-        seconds, peak = timed(lambda ids=ids: classify_equal_length(model, ids), device)
-        rows.append(
-            {
-                "impl": "fast",
-                "tokens": length,
-                "seconds": seconds,
-                "peak_bytes": peak,
-                "tokens_per_second": args.batch * length / seconds,
-            }
-        )
-        if length <= args.reference_max_tokens:
+        if "fast" in impls:
+            seconds, peak = timed(lambda ids=ids: classify_equal_length(model, ids), device)
+            rows.append(
+                {
+                    "impl": "fast",
+                    "tokens": length,
+                    "seconds": seconds,
+                    "peak_bytes": peak,
+                    "tokens_per_second": args.batch * length / seconds,
+                }
+            )
+        if "paper-style" in impls and length <= args.reference_max_tokens:
             seconds, peak = timed(lambda ids=ids: paper_style_loop(reference, ids), device)
             rows.append(
                 {
@@ -170,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                     "tokens_per_second": args.batch * length / seconds,
                 }
             )
-        if length <= args.live_max_tokens:
+        if "live" in impls and length <= args.live_max_tokens:
             probe_every = max(1, len(segment_bounds(length, model.config.text_per_segment)) // 400)
             question = ids[0, -8:].tolist()
             seconds, peak = timed(
@@ -185,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                     "tokens_per_second": length / seconds,
                 }
             )
-        if length <= args.full_max_tokens:
+        if "full-attention" in impls and length <= args.full_max_tokens:
             full = full_attention_model(model, length, device, model.dtype)
             x = torch.from_numpy(ids).long().to(device)
             with torch.inference_mode():
@@ -213,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         "batch": args.batch,
         "rows": rows,
         "speedup_vs_reference": speedup,
-        "fast_peak_ratio_max_vs_4096": fast[lengths[-1]]["peak_bytes"] / fast[lengths[0]]["peak_bytes"],
+        "fast_peak_ratio_max_vs_4096": (
+            fast[lengths[-1]]["peak_bytes"] / fast[lengths[0]]["peak_bytes"] if fast else None
+        ),
+        "token_id_bytes_at_max": args.batch * lengths[-1] * np.dtype(np.int32).itemsize,
     }
     if args.json:
         print(json.dumps(result))

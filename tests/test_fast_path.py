@@ -98,3 +98,15 @@ def test_bench_cli_small(tmp_path, capsys) -> None:
     assert {"rows", "speedup_vs_reference"} <= out.keys()
     assert {r["impl"] for r in out["rows"]} == {"fast", "paper-style", "live", "full-attention"}
     assert all(r["tokens_per_second"] > 0 and r["peak_bytes"] > 0 for r in out["rows"])
+
+
+def test_bench_runs_only_the_rows_asked_for(tmp_path, capsys) -> None:
+    from rmt.checkpoint import save_checkpoint
+
+    folder = save_checkpoint(tiny_model(segment_size=64), tmp_path / "tiny")
+    main(["--checkpoint", str(folder), "--max-tokens", "4096", "--impls", "fast", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert [r["impl"] for r in out["rows"]] == ["fast"] and out["speedup_vs_reference"] == {}
+    assert out["fast_peak_ratio_max_vs_4096"] == 1.0 and out["token_id_bytes_at_max"] == 4096 * 4
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(folder), "--impls", "fast,bogus"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import re
 import threading
@@ -41,6 +42,16 @@ FLOP_PRESETS = ("minilm-l6", "bert-base", "opt-125m", "opt-1.3b", "opt-6.7b", "o
 
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def format_duration(seconds: float) -> str:
+    """'45 s', '3 min 20 s', '1 h 05 min': a remaining time a person reads at a glance."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 @dataclass
@@ -107,6 +118,7 @@ class Explorer:
         self.max_cached_tokens = 4 * self.limits.max_tokens  # ~9 bytes a token (ids + text): 72 MB on the CPU
         self.lock = threading.Lock()
         self.class_names = self.model.config.class_names or list(ROOMS)
+        self.rmt_eval = self.eval_tables().get("RMT", {})  # read once: every preview quotes it
 
     def on_model_thread(self, fn: Callable, *args):
         """Run ``fn(*args)`` on the one thread that does all model work, and wait for it.
@@ -254,11 +266,28 @@ class Explorer:
             "noise": hay.noise,
             "characters": len(hay.text),
             "notes": list(hay.notes),
+            "measured_accuracy": self.measured_accuracy(hay.task, hay.num_tokens),
             "facts": [
                 {"text": f.text, "token": f.token_start, "segment": self.segment_of(f.token_start, hay) + 1}
                 for f in hay.facts
             ],
         }
+
+    def measured_accuracy(self, task: str, num_tokens: int) -> str | None:
+        """What evaluation measured for this task at the nearest length, so a run is read against it.
+
+        One run is one sample: a right answer at 2M tokens is not proof, a wrong one not a bug. The
+        sentence says how often the shipped model was right on the held-out book at about this length.
+        """
+        points = self.rmt_eval.get("tasks", {}).get(task, {}).get("points", [])
+        if not points or num_tokens <= 0:
+            return None
+        point = min(points, key=lambda p: abs(math.log(p["tokens"] / num_tokens)))
+        return (
+            f"In evaluation the shipped model answered {point['accuracy']:.0%} of {task} haystacks of "
+            f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, held-out book; "
+            f"chance is {1 / len(self.class_names):.0%})."
+        )
 
     def preview_html(self, hay: Haystack) -> str:
         """The neighbourhood of each fact, highlighted; never the whole (possibly 10 MB) text."""
@@ -269,6 +298,8 @@ class Explorer:
             f"{html.escape(hay.noise)}</p>"
         ]
         parts.extend(f"<p class='rmt-note'>⚠ {html.escape(note)}</p>" for note in hay.notes)
+        if info["measured_accuracy"]:
+            parts.append(f"<p class='rmt-expect'>{html.escape(info['measured_accuracy'])}</p>")
         for fact, meta in zip(hay.facts, info["facts"], strict=True):
             before = hay.text[max(0, fact.char_start - PREVIEW_CONTEXT) : fact.char_start]
             after = hay.text[fact.char_end : fact.char_end + PREVIEW_CONTEXT]
@@ -336,9 +367,12 @@ class Explorer:
         tokens = run.records[-1].token_end if run.records else 0
         rate = tokens / seconds if seconds > 0 else 0.0
         state = "stopped" if run.stopped else ("done" if done == run.num_segments else "running")
+        left = ""
+        if state == "running" and rate > 0 and seconds >= 1.0:  # a speaker needs to know whether to wait
+            left = f" · about {format_duration((run.num_tokens - tokens) / rate)} left"
         return (
             f"**{state}** · segment {done:,} of {run.num_segments:,} · {tokens:,} tokens · "
-            f"{rate:,.0f} tokens/s · {seconds:.1f} s · {self.device.type} "
+            f"{rate:,.0f} tokens/s · {seconds:.1f} s{left} · {self.device.type} "
             f"{str(self.model.dtype).removeprefix('torch.')}"
         )
 

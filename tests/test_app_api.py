@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
 import time
+from pathlib import Path
 
 import pytest
 from conftest import call_generate as generate
 from conftest import cpu_seconds
 from gradio_client import Client
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +33,23 @@ def test_generate_and_run_memorize_gives_the_right_answer(client) -> None:
     assert len(updates) >= 1
 
 
+def test_preview_quotes_what_evaluation_measured_near_this_length(client) -> None:
+    _, preview, summary, _ = generate(client)  # memorize, 2,000 tokens
+    points = json.loads((ROOT / "checkpoints/rmt-minilm-babi/eval.json").read_text())["tasks"]["memorize"]["points"]
+    nearest = min(points, key=lambda p: abs(math.log(p["tokens"] / 2000)))
+    counts = f"({nearest['correct']} of {nearest['samples']}"
+    expected = f"of memorize haystacks of {nearest['tokens']:,} tokens right {counts}"
+    assert expected in summary["measured_accuracy"] and expected in preview
+    custom = generate(client, task="custom", facts="Mary went to the garden.", question="Where is Mary?")[2]
+    assert custom["measured_accuracy"] is None
+
+
+def test_format_duration_reads_at_a_glance() -> None:
+    from rmt.explorer import format_duration
+
+    assert [format_duration(s) for s in (0.4, 59.6, 200, 3725)] == ["0 s", "1 min 00 s", "3 min 20 s", "1 h 02 min"]
+
+
 def test_stream_is_throttled_not_one_message_per_segment(client) -> None:
     hay_id, _, summary, _ = generate(client, task="detect", tokens="30000", seed=2)
     started = time.perf_counter()
@@ -36,6 +58,8 @@ def test_stream_is_throttled_not_one_message_per_segment(client) -> None:
     elapsed = time.perf_counter() - started
     assert summary["segments"] > 200
     assert 2 <= len(outputs) <= elapsed / 0.25 + 3  # documented: at most one update every 0.25 s, plus the last
+    assert any(" left · " in update[0] for update in outputs[:-1])  # time left, once a second has gone by
+    assert " left" not in outputs[-1][0] and "done" in outputs[-1][0]
 
 
 def test_stop_ends_a_long_run_and_frees_the_cpu(client, app_url) -> None:

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -112,14 +113,21 @@ def full_attention_model(model: RecurrentMemoryTransformer, length: int, device:
     return AutoModel.from_config(cfg).to(device=device, dtype=dtype).eval()
 
 
-def timed(fn: Callable[[], object], device: torch.device) -> tuple[float, int]:
+def measure(impl: str, tokens: int, haystacks: int, fn: Callable[[], object], device: torch.device) -> dict:
+    """One table row: run ``fn`` (``haystacks`` inputs of ``tokens`` each) and time it, with its peak memory."""
     with PeakMemory(device) as peak:
         started = time.perf_counter()
         fn()
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
-    return seconds, peak.peak
+    return {
+        "impl": impl,
+        "tokens": tokens,
+        "seconds": seconds,
+        "peak_bytes": peak.peak,
+        "tokens_per_second": haystacks * tokens / seconds,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,56 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     for length in tqdm(lengths, desc="lengths", file=sys.stderr, disable=args.json):
         ids = rng.integers(low, high, size=(args.batch, length), dtype=np.int32)
         if "fast" in impls:
-            seconds, peak = timed(lambda ids=ids: classify_equal_length(model, ids), device)
-            rows.append(
-                {
-                    "impl": "fast",
-                    "tokens": length,
-                    "seconds": seconds,
-                    "peak_bytes": peak,
-                    "tokens_per_second": args.batch * length / seconds,
-                }
-            )
+            rows.append(measure("fast", length, args.batch, partial(classify_equal_length, model, ids), device))
         if "paper-style" in impls and length <= args.reference_max_tokens:
-            seconds, peak = timed(lambda ids=ids: paper_style_loop(reference, ids), device)
-            rows.append(
-                {
-                    "impl": "paper-style",
-                    "tokens": length,
-                    "seconds": seconds,
-                    "peak_bytes": peak,
-                    "tokens_per_second": args.batch * length / seconds,
-                }
-            )
-        if "live" in impls and length <= args.live_max_tokens:
+            rows.append(measure("paper-style", length, args.batch, partial(paper_style_loop, reference, ids), device))
+        if "live" in impls and length <= args.live_max_tokens:  # the app's loop reads one haystack
             probe_every = max(1, len(segment_bounds(length, model.config.text_per_segment)) // 400)
-            question = ids[0, -8:].tolist()
-            seconds, peak = timed(
-                lambda ids=ids, q=question, k=probe_every: list(live_run(model, ids[0], q, k)), device
-            )
-            rows.append(
-                {
-                    "impl": "live",
-                    "tokens": length,
-                    "seconds": seconds,
-                    "peak_bytes": peak,
-                    "tokens_per_second": length / seconds,
-                }
-            )
+            steps = live_run(model, ids[0], ids[0, -8:].tolist(), probe_every)  # a generator: runs when drained
+            rows.append(measure("live", length, 1, partial(list, steps), device))
         if "full-attention" in impls and length <= args.full_max_tokens:
             full = full_attention_model(model, length, device, model.dtype)
             x = torch.from_numpy(ids).long().to(device)
             with torch.inference_mode():
-                seconds, peak = timed(lambda full=full, x=x: full(input_ids=x), device)
-            rows.append(
-                {
-                    "impl": "full-attention",
-                    "tokens": length,
-                    "seconds": seconds,
-                    "peak_bytes": peak,
-                    "tokens_per_second": args.batch * length / seconds,
-                }
-            )
+                rows.append(measure("full-attention", length, args.batch, partial(full, input_ids=x), device))
             del full
     fast = {r["tokens"]: r for r in rows if r["impl"] == "fast"}
     speedup = {

@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.depths:
         result["needle"] = {}
     for length in lengths:
-        key = None
-        pooled = {"correct": 0, "samples": 0}
+        key = str(length) if args.tokens else str(num_segments(length, text))
+        correct = samples = 0  # over all depths: the length's accuracy
         for depth in depths:
             torch.manual_seed(args.seed)
             point = evaluate_point(
@@ -167,9 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.quiet,
                 depth=depth,
             )
-            key = str(point["segments"]) if not args.tokens else str(length)
-            pooled["correct"] += point["correct"]
-            pooled["samples"] += point["samples"]
+            correct += point["correct"]
+            samples += point["samples"]
             if depth is not None:
                 result["needle"].setdefault(key, {})[f"{depth:g}"] = point["accuracy"]
             result["points"].append(point)
@@ -180,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"({point['correct']}/{point['samples']}, 95% CI {point['ci95']}) "
                     f"{point['tokens_per_second']:,.0f} tok/s"
                 )
-        result["accuracy"][key] = pooled["correct"] / pooled["samples"]
+        result["accuracy"][key] = correct / samples
         result["tokens"][key] = length
     if args.json:
         print(json.dumps(result))

@@ -118,7 +118,7 @@ class Explorer:
         self.max_cached_tokens = 4 * self.limits.max_tokens  # ~9 bytes a token (ids + text): 72 MB on the CPU
         self.lock = threading.Lock()
         self.class_names = self.model.config.class_names or list(ROOMS)
-        self.rmt_eval = self.eval_tables().get("RMT", {})  # read once: every preview quotes it
+        self.evals = self.eval_tables()  # read once: every preview quotes the RMT's
 
     def on_model_thread(self, fn: Callable, *args):
         """Run ``fn(*args)`` on the one thread that does all model work, and wait for it.
@@ -279,7 +279,7 @@ class Explorer:
         One run is one sample: a right answer at 2M tokens is not proof, a wrong one not a bug. The
         sentence says how often the shipped model was right on the held-out book at about this length.
         """
-        points = self.rmt_eval.get("tasks", {}).get(task, {}).get("points", [])
+        points = self.evals.get("RMT", {}).get("tasks", {}).get(task, {}).get("points", [])
         if not points or num_tokens <= 0:
             return None
         point = min(points, key=lambda p: abs(math.log(p["tokens"] / num_tokens)))
@@ -536,7 +536,7 @@ class Explorer:
 
     def accuracy_figure(self) -> go.Figure:
         series = {}
-        for model_name, table in self.eval_tables().items():
+        for model_name, table in self.evals.items():
             for task, result in table.get("tasks", {}).items():
                 points = sorted(result["points"], key=lambda p: p["tokens"])
                 series[f"{model_name}: {task}"] = ([p["tokens"] for p in points], [p["accuracy"] for p in points])

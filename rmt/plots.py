@@ -245,6 +245,16 @@ def accuracy_figure(series: dict[str, tuple[Sequence[int], Sequence[float]]], ch
     return base_layout(fig, "Accuracy against length", height=440)
 
 
+def needle_grid(cells: dict[str, dict[str, float]]) -> tuple[list[str], list[str], list[list[float | None]]]:
+    """(segments, depths, table[depth][segment]) of one needle map, sorted numerically, None where not measured.
+
+    The app's heatmap and the model card's table both lay the map out this way.
+    """
+    segments = sorted(cells, key=int)
+    depths = sorted({d for row in cells.values() for d in row}, key=float)
+    return segments, depths, [[cells[s].get(d) for s in segments] for d in depths]
+
+
 def needle_figure(maps: dict[str, dict[str, dict[str, float]]], text_per_segment: int) -> go.Figure:
     """Accuracy at every (length, fact depth) cell, one panel per model, side by side.
 
@@ -257,10 +267,7 @@ def needle_figure(maps: dict[str, dict[str, dict[str, float]]], text_per_segment
     names = list(maps)
     fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=names, shared_yaxes=True)
     for col, name in enumerate(names, start=1):
-        cells = maps[name]
-        segments = sorted(cells, key=int)
-        depths = sorted({d for row in cells.values() for d in row}, key=float)
-        table = [[cells[s].get(d) for s in segments] for d in depths]  # [depths, lengths], None where not measured
+        segments, depths, table = needle_grid(maps[name])  # table: [depths, lengths]
         z = np.array([[np.nan if v is None else v for v in row] for row in table], dtype=np.float32)
         labels = [["" if v is None else f"{v:.0%}" for v in row] for row in table]  # from the exact values, as the card
         x = [f"{int(s):,} seg" for s in segments]

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
+from rmt.plots import needle_grid
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 
@@ -58,9 +59,7 @@ def table(evals: dict) -> str:
 
 def needle_section(needle: dict) -> str:
     """The needle map as a Markdown table (rows: fact depth, columns: segments), for the model card."""
-    cells = needle["needle"]
-    segments = sorted(cells, key=int)
-    depths = sorted({d for row in cells.values() for d in row}, key=float)
+    segments, depths, table = needle_grid(needle["needle"])
     samples = needle["points"][0]["samples"] if needle.get("points") else "?"
     lines = [
         f"## Needle map ({needle['task']}, {samples} samples per cell, fact at a fixed depth of the noise)",
@@ -68,9 +67,8 @@ def needle_section(needle: dict) -> str:
         "| fact depth | " + " | ".join(f"{int(s):,} seg" for s in segments) + " |",
         "|---|" + "---:|" * len(segments),
     ]
-    for d in depths:
-        row = [f"{cells[s][d]:.0%}" if d in cells[s] else "" for s in segments]
-        lines.append(f"| {float(d):.0%} | " + " | ".join(row) + " |")
+    for d, row in zip(depths, table, strict=True):
+        lines.append(f"| {float(d):.0%} | " + " | ".join("" if v is None else f"{v:.0%}" for v in row) + " |")
     lines += ["", f"`{needle.get('command', '')}` (on {needle.get('device', '?')} {needle.get('dtype', '')})".strip()]
     return "\n".join(lines) + "\n"
 

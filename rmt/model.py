@@ -132,12 +132,14 @@ class RecurrentMemoryTransformer(nn.Module):
         batch_size = segments[0].active.shape[0]
         memory = self.init_memory(batch_size)
         logits = torch.zeros(batch_size, self.config.num_classes, device=self.device)
+        first_with_grad = 0 if truncate_bptt is None else len(segments) - truncate_bptt
         for index, seg in enumerate(segments):
-            if truncate_bptt is not None and index == len(segments) - truncate_bptt:
-                memory = memory.detach()
             rows = seg.active.nonzero().squeeze(1).to(self.device)  # samples that have this segment
-            out = self.step(memory[rows], seg.input_ids.to(self.device), seg.attention_mask.to(self.device))
-            memory = memory.index_copy(0, rows, out.memory.to(memory.dtype))
+            # Segments before the last k run without a graph: their activations would only be
+            # freed at the cut, so a long truncated run would hold as much as full BPTT.
+            with torch.set_grad_enabled(torch.is_grad_enabled() and index >= first_with_grad):
+                out = self.step(memory[rows], seg.input_ids.to(self.device), seg.attention_mask.to(self.device))
+                memory = memory.index_copy(0, rows, out.memory.to(memory.dtype))
             if index == len(segments) - 1:
                 logits = logits.index_copy(0, rows, out.logits.to(logits.dtype))
         return logits

@@ -48,6 +48,16 @@ def test_full_bptt_reaches_the_first_segment_and_truncation_stops_it() -> None:
     assert model.initial_memory.grad is None or model.initial_memory.grad.abs().sum() == 0
 
 
+def test_truncation_changes_gradients_not_predictions() -> None:
+    model = tiny_model().eval()
+    n = model.config.text_per_segment
+    seqs = [list(range(10, 10 + 4 * n)), list(range(40, 40 + n + 5))]
+    full = model(seqs)
+    truncated = model(seqs, truncate_bptt=2)
+    torch.testing.assert_close(truncated, full)
+    assert truncated.requires_grad
+
+
 def test_mixed_length_batch_matches_one_by_one(tiny) -> None:
     n = tiny.config.text_per_segment
     seqs = [list(range(10, 10 + 3 * n)), list(range(30, 30 + n + 2)), [7, 8, 9]]

@@ -48,7 +48,7 @@ def test_full_bptt_reaches_the_first_segment_and_truncation_stops_it() -> None:
     assert model.initial_memory.grad is None or model.initial_memory.grad.abs().sum() == 0
 
 
-def test_truncation_changes_gradients_not_predictions() -> None:
+def test_truncation_keeps_predictions_and_the_last_segments_graph() -> None:
     model = tiny_model().eval()
     n = model.config.text_per_segment
     seqs = [list(range(10, 10 + 4 * n)), list(range(40, 40 + n + 5))]

@@ -38,7 +38,7 @@ LENGTH_PRESETS = ["1000", "4000", "32000", "256000", "1000000", "2000000"]
 SCENES = {  # one click on stage: (task, tokens, depth %, seed); lengths where the shipped model is reliable
     "Memorize · 2K tokens": ("memorize", 2000, None, 2),
     "Detect · 3.5K tokens, fact at 30%": ("detect", 3500, 30, 3),
-    "Reasoning · 250 tokens": ("reasoning", 250, None, 3),
+    "Reasoning · 250 tokens": ("reasoning", 250, None, 1),
 }
 CSS = """
 .rmt-preview { font-size: 1.05rem; line-height: 1.5; max-height: 420px; overflow-y: auto; }

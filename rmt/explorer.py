@@ -287,6 +287,7 @@ class Explorer:
             f"In evaluation the shipped model answered {point['accuracy']:.0%} of {task} haystacks of "
             f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, held-out book; "
             f"chance is {1 / len(self.class_names):.0%})."
+            + (f" That point was measured {point['noise_note']}." if point.get("noise_note") else "")
         )
 
     def preview_html(self, hay: Haystack) -> str:
@@ -535,12 +536,18 @@ class Explorer:
         return plots.needle_figure(maps, self.model.config.text_per_segment) if maps else None
 
     def accuracy_figure(self) -> go.Figure:
-        series = {}
+        series, older = {}, {}
         for model_name, table in self.evals.items():
             for task, result in table.get("tasks", {}).items():
                 points = sorted(result["points"], key=lambda p: p["tokens"])
-                series[f"{model_name}: {task}"] = ([p["tokens"] for p in points], [p["accuracy"] for p in points])
-        return plots.accuracy_figure(series, chance=1 / len(self.class_names))
+                for target, keep in ((series, False), (older, True)):
+                    chosen = [p for p in points if bool(p.get("noise_note")) == keep]
+                    if chosen:
+                        target[f"{model_name}: {task}"] = (
+                            [p["tokens"] for p in chosen],
+                            [p["accuracy"] for p in chosen],
+                        )
+        return plots.accuracy_figure(series, chance=1 / len(self.class_names), older=older)
 
     def model_card(self) -> str:
         try:

@@ -29,6 +29,12 @@ SPLITS = {"train": TRAIN_BOOKS, "valid": VALID_BOOKS, "all": TRAIN_BOOKS + VALID
 # A sentence ends at . ! or ? (with closing quotes/brackets/underscores) followed by whitespace.
 SENTENCE_END = re.compile(r"([.!?][\"'\u2019\u201d)\]_]*)(\s+)")
 TOKENIZE_CHUNK = 2048  # sentences per tokenizer call: batched calls are ~4x faster than one string
+# Project Gutenberg's own text around a book: a header up to "*** START OF THE PROJECT GUTENBERG
+# EBOOK ... ***" and, after the book, "End of Project Gutenberg's ..." / "*** END OF ..." and the licence.
+GUTENBERG_START = re.compile(r"^\*\*\*\s*START OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK[^\n]*$", re.M | re.I)
+GUTENBERG_END = re.compile(
+    r"^(?:End of (?:the )?Project Gutenberg|\*\*\*\s*END OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK)[^\n]*$", re.M | re.I
+)
 
 
 @dataclass
@@ -89,9 +95,27 @@ def build_corpus(name: str, text: str, tokenizer) -> NoiseCorpus:
 
 
 def clean_text(text: str) -> str:
-    """Drop a byte-order mark and control characters (other than newline and tab)."""
-    text = text.lstrip("\ufeff")
+    """Drop a byte-order mark, control characters (other than newline and tab) and Gutenberg's wrapper."""
+    text = strip_gutenberg_wrapper(text.lstrip("\ufeff"))
     return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text)
+
+
+def strip_gutenberg_wrapper(text: str) -> str:
+    """Keep only the book between Project Gutenberg's START and END lines (text without them is kept whole).
+
+    The wrapper is not noise the way the book is: the licence states locations ("the Foundation's
+    principal office is located at ...", "north 1500 west") in the very form of a task's fact, so a
+    model trained to remember where someone went rewrites its memory there. The shipped model did,
+    on the held-out Moby-Dick, whose file carries the full licence; PG-19, the paper's noise, has
+    the wrapper removed too.
+    """
+    start = GUTENBERG_START.search(text)
+    if start:
+        text = text[start.end() :]
+    end = GUTENBERG_END.search(text)
+    if end:
+        text = text[: end.start()]
+    return text
 
 
 def read_book(name: str) -> str:

@@ -232,12 +232,30 @@ def time_figure(tokens: Sequence[int], seconds: Sequence[float]) -> go.Figure:
     return base_layout(fig, "Measured time of this run", height=320)
 
 
-def accuracy_figure(series: dict[str, tuple[Sequence[int], Sequence[float]]], chance: float | None = None) -> go.Figure:
-    """Accuracy against input length, one line per model and task, from the eval tables."""
+def accuracy_figure(
+    series: dict[str, tuple[Sequence[int], Sequence[float]]],
+    chance: float | None = None,
+    older: dict[str, tuple[Sequence[int], Sequence[float]]] | None = None,
+) -> go.Figure:
+    """Accuracy against input length, one line per model and task, from the eval tables.
+
+    ``older`` points were measured on an earlier version of the noise book (see ``eval.json``'s
+    ``noise_note``): drawn as open markers off the lines, so they are shown but never read as current.
+    """
     fig = go.Figure()
     for name, (tokens, accuracy) in series.items():
         dash = "dash" if "no memory" in name else "solid"
         fig.add_trace(go.Scatter(x=tokens, y=accuracy, mode="lines+markers", name=name, line={"dash": dash}))
+    for name, (tokens, accuracy) in (older or {}).items():
+        fig.add_trace(
+            go.Scatter(
+                x=tokens,
+                y=accuracy,
+                mode="markers",
+                name=f"{name} (book still had the licence)",
+                marker={"symbol": "circle-open", "size": 10},
+            )
+        )
     if chance is not None:
         fig.add_hline(y=chance, line={"color": "grey", "dash": "dot"}, annotation_text="chance")
     fig.update_xaxes(type="log", title="input tokens")

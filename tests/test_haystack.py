@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rmt.haystack import build_custom_haystack, build_haystack
-from rmt.noise import TRAIN_BOOKS, VALID_BOOKS, load_corpus
+from rmt.noise import TRAIN_BOOKS, VALID_BOOKS, load_corpus, strip_gutenberg_wrapper
 from rmt.tasks import NAMES, ROOMS, make_task
 
 SENTENCE_END = re.compile(r"[.!?][\"'\u2019\u201d)\]_]*\s*$")
@@ -135,3 +135,22 @@ def test_custom_haystack_rejects_bad_input(kwargs, message, tokenizer) -> None:
 def test_unknown_task_is_a_clear_error(tokenizer) -> None:
     with pytest.raises(ValueError, match="unknown task"):
         build_haystack("juggling", 100, tokenizer)
+
+
+def test_gutenberg_wrapper_is_not_noise() -> None:
+    """The licence reads like a location fact ("principal office is located at"): only the book is noise."""
+    book = "Call me Ishmael. Some years ago I went to sea."
+    wrapped = (
+        "The Project Gutenberg EBook of Moby Dick\n\n*** START OF THIS PROJECT GUTENBERG EBOOK MOBY DICK ***\n\n"
+        f"{book}\n\nEnd of Project Gutenberg's Moby Dick\n\n*** END OF THIS PROJECT GUTENBERG EBOOK MOBY DICK ***\n"
+        "The Foundation's principal office is located at 4557 Melan Dr.\n"
+    )
+    assert strip_gutenberg_wrapper(wrapped).strip() == book
+    assert strip_gutenberg_wrapper(book) == book  # a text without the markers is kept whole
+
+
+def test_shipped_books_carry_no_licence(tokenizer) -> None:
+    for split in ("train", "valid"):
+        text = load_corpus(split, tokenizer).text
+        assert "principal office is located" not in text
+        assert "Project Gutenberg-tm" not in text

@@ -79,3 +79,13 @@ def test_needle_figure_one_panel_per_model_cells_in_place() -> None:
     assert "460 tokens" in rmt.customdata[0][0]
     assert list(baseline.y) == ["0%", "100%"] and np.asarray(baseline.z)[0, 0] == np.float32(0.2)
     assert [a.text for a in fig.layout.annotations] == list(maps)
+
+
+def test_accuracy_points_from_an_older_book_are_set_apart() -> None:
+    fig = plots.accuracy_figure(
+        {"RMT: memorize": ([115, 117_760], [1.0, 0.98])}, chance=1 / 6, older={"RMT: memorize": ([2_000_000], [0.39])}
+    )
+    current, older = fig.data
+    assert current.mode == "lines+markers" and list(current.x) == [115, 117_760]
+    assert older.mode == "markers" and list(older.x) == [2_000_000]
+    assert older.marker.symbol == "circle-open" and "licence" in older.name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rmt.publish import merge_evals, needle_section
+from rmt.publish import merge_evals, needle_section, supersede, table
 
 
 def point(segments: int, accuracy: float, depth: float | None = None) -> dict:
@@ -41,3 +41,24 @@ def test_needle_section_rows_are_depths_columns_are_lengths() -> None:
     assert "40 samples per cell" in lines[0]
     assert lines[2] == "| fact depth | 4 seg | 16 seg |"
     assert lines[4] == "| 0% | 98% | 50% |" and lines[5] == "| 100% | 100% | 100% |"
+
+
+def test_supersede_replaces_remeasured_points_and_flags_the_rest() -> None:
+    old = {
+        "tasks": {
+            "memorize": {"points": [point(1, 1.0), point(1024, 0.9), point(17392, 0.4)]},
+            "reasoning": {"points": [point(1, 0.9)]},
+        }
+    }
+    new = {"tasks": {"memorize": {"points": [point(1024, 0.98), point(1, 1.0)]}}}
+    merged = supersede(old, new, "on the older book")
+    memorize = merged["tasks"]["memorize"]["points"]
+    assert [(p["segments"], p["accuracy"], p.get("noise_note")) for p in memorize] == [
+        (1, 1.0, None),
+        (1024, 0.98, None),
+        (17392, 0.4, "on the older book"),
+    ]
+    assert merged["tasks"]["reasoning"]["points"][0]["noise_note"] == "on the older book"
+    assert "noise_note" not in old["tasks"]["memorize"]["points"][2]  # the input is left alone
+    rows = {line.split(" | ")[1]: line for line in table(merged).splitlines()[2:] if line.startswith("| memorize")}
+    assert rows["17,392"].endswith(", on the older book |") and "older" not in rows["1,024"]

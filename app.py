@@ -219,7 +219,9 @@ def build() -> gr.Blocks:
         with gr.Tab("Accuracy"):
             gr.Markdown(
                 "Accuracy of the shipped checkpoints on the held-out book (Moby-Dick), from their `eval.json`. "
-                "Dashed: the same encoder fine-tuned without memory, reading only the last segment."
+                "Dashed: the same encoder fine-tuned without memory, reading only the last segment. "
+                "Open circles: points measured before Project Gutenberg's licence text was cut from the book "
+                '(its "principal office is located at ..." read like a fact); not re-run since.'
             )
             gr.Plot(value=explorer.accuracy_figure(), label="Accuracy")
             needle = explorer.needle_figure()

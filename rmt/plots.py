@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 MAX_MAP = 256
 FONT = {"size": 15}
@@ -243,17 +244,21 @@ def accuracy_figure(
     ``noise_note``): drawn as open markers off the lines, so they are shown but never read as current.
     """
     fig = go.Figure()
+    older = older or {}
+    names = list(series) + [name for name in older if name not in series]
+    color = {name: qualitative.Plotly[i % len(qualitative.Plotly)] for i, name in enumerate(names)}
     for name, (tokens, accuracy) in series.items():
         dash = "dash" if "no memory" in name else "solid"
-        fig.add_trace(go.Scatter(x=tokens, y=accuracy, mode="lines+markers", name=name, line={"dash": dash}))
-    for name, (tokens, accuracy) in (older or {}).items():
+        line = {"dash": dash, "color": color[name]}
+        fig.add_trace(go.Scatter(x=tokens, y=accuracy, mode="lines+markers", name=name, line=line))
+    for name, (tokens, accuracy) in older.items():
         fig.add_trace(
             go.Scatter(
                 x=tokens,
                 y=accuracy,
                 mode="markers",
                 name=f"{name} (book still had the licence)",
-                marker={"symbol": "circle-open", "size": 10},
+                marker={"symbol": "circle-open", "size": 10, "color": color[name]},  # same colour as its line
             )
         )
     if chance is not None:

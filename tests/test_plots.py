@@ -89,3 +89,4 @@ def test_accuracy_points_from_an_older_book_are_set_apart() -> None:
     assert current.mode == "lines+markers" and list(current.x) == [115, 117_760]
     assert older.mode == "markers" and list(older.x) == [2_000_000]
     assert older.marker.symbol == "circle-open" and "licence" in older.name
+    assert older.marker.color == current.line.color  # read as the same model and task

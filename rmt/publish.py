@@ -49,18 +49,20 @@ def supersede(old: dict, new: dict, note: str) -> dict:
     A fix to the evaluation data (a noise book losing its licence text) leaves the slowest points
     un-rerun for a while. Dropping them would hide what was measured; mixing them in silently would
     pass an old condition off as the current one. ``noise_note`` makes the app and the card say which.
+    An empty ``note`` means the old points were measured under the current setup too (a re-run with
+    more samples, say): they stay unflagged.
     """
     tasks = {task: dict(entry) for task, entry in old["tasks"].items()}
     for task, entry in new["tasks"].items():
         fresh = {p["tokens"] for p in entry["points"]}
         kept = [
-            p if p.get("noise_note") else p | {"noise_note": note}
+            p if p.get("noise_note") or not note else p | {"noise_note": note}
             for p in tasks.get(task, {}).get("points", [])
             if p["tokens"] not in fresh
         ]
         tasks[task] = entry | {"points": sorted(entry["points"] + kept, key=lambda p: p["tokens"])}
     for task, entry in tasks.items():
-        if task not in new["tasks"]:
+        if task not in new["tasks"] and note:
             entry["points"] = [p if p.get("noise_note") else p | {"noise_note": note} for p in entry["points"]]
     return {"tasks": tasks}
 
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         "--update",
         action="store_true",
         help="keep the shipped weights and card text: the --eval points replace those at the same length "
-        "in eval.json and in the card's table; the others are kept and flagged with --older-note",
+        "in eval.json and in the card's table; the others are kept and flagged with --older-note "
+        "(an empty --older-note keeps them unflagged)",
     )
     parser.add_argument("--older-note", default="measured under an earlier evaluation setup")
     args = parser.parse_args(argv)

@@ -62,3 +62,22 @@ def test_supersede_replaces_remeasured_points_and_flags_the_rest() -> None:
     assert "noise_note" not in old["tasks"]["memorize"]["points"][2]  # the input is left alone
     rows = {line.split(" | ")[1]: line for line in table(merged).splitlines()[2:] if line.startswith("| memorize")}
     assert rows["17,392"].endswith(", on the older book |") and "older" not in rows["1,024"]
+
+
+def test_supersede_with_no_note_keeps_old_points_as_they_were() -> None:
+    """A re-run with more samples under the same setup must not brand the untouched points as old."""
+    old = {
+        "tasks": {
+            "memorize": {"points": [point(1, 1.0), point(1024, 0.95), point(17392, 0.3) | {"noise_note": "older"}]},
+            "reasoning": {"points": [point(1, 0.9)]},
+        }
+    }
+    new = {"tasks": {"memorize": {"points": [point(1024, 0.945)]}}}
+    merged = supersede(old, new, "")
+    memorize = merged["tasks"]["memorize"]["points"]
+    assert [(p["segments"], p["accuracy"], p.get("noise_note")) for p in memorize] == [
+        (1, 1.0, None),
+        (1024, 0.945, None),
+        (17392, 0.3, "older"),
+    ]
+    assert "noise_note" not in merged["tasks"]["reasoning"]["points"][0]

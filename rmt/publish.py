@@ -140,6 +140,21 @@ def update_evals(folder: Path, new: dict, note: str) -> int:
     return 0
 
 
+def update_needle(folder: Path, needle: dict) -> int:
+    """Replace a shipped checkpoint's ``needle.json`` and the needle section of its card (or add one)."""
+    (folder / "needle.json").write_text(json.dumps(needle, indent=1) + "\n", encoding="utf-8")
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    start = card.find("## Needle map")
+    if start < 0:
+        card = card.rstrip("\n") + "\n\n" + needle_section(needle)
+    else:
+        end = card.find("\n## ", start + 1)
+        card = card[:start] + needle_section(needle) + ("" if end < 0 else card[end:])
+    (folder / "README.md").write_text(card, encoding="utf-8")
+    print(f"updated {folder / 'needle.json'} and the needle map in {folder / 'README.md'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Ship a checkpoint into checkpoints/ with its eval table and card.")
     parser.add_argument("--source", help="a training checkpoint to ship (not needed with --update)")
@@ -158,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--older-note", default="measured under an earlier evaluation setup")
     args = parser.parse_args(argv)
     if args.update:
+        if args.needle:
+            update_needle(CHECKPOINTS / args.name, json.loads(Path(args.needle).read_text(encoding="utf-8")))
+        if not args.eval:
+            return 0
         return update_evals(CHECKPOINTS / args.name, merge_evals(args.eval), args.older_note)
     if not args.source:
         parser.error("--source is required unless --update")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rmt.publish import merge_evals, needle_section, supersede, table
+from rmt.publish import merge_evals, needle_section, supersede, table, update_needle
 
 
 def point(segments: int, accuracy: float, depth: float | None = None) -> dict:
@@ -81,3 +81,19 @@ def test_supersede_with_no_note_keeps_old_points_as_they_were() -> None:
         (17392, 0.3, "older"),
     ]
     assert "noise_note" not in merged["tasks"]["reasoning"]["points"][0]
+
+
+def test_update_needle_replaces_only_the_needle_section(tmp_path) -> None:
+    card = "# m\n\n## Measured accuracy\n| task |\n\n## Needle map (old)\n\nold table\n\n## Later\nkept\n"
+    (tmp_path / "README.md").write_text(card)
+    needle = {
+        "task": "detect",
+        "command": "python -m rmt.evaluate --depths 0",
+        "needle": {"4": {"0": 1.0}},
+        "points": [point(4, 1.0, 0.0)],
+    }
+    update_needle(tmp_path, needle)
+    text = (tmp_path / "README.md").read_text()
+    assert "old table" not in text and "| 0% | 100% |" in text
+    assert text.startswith("# m\n\n## Measured accuracy") and text.endswith("## Later\nkept\n")
+    assert json.loads((tmp_path / "needle.json").read_text())["needle"] == {"4": {"0": 1.0}}

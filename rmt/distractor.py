@@ -26,7 +26,7 @@ import numpy as np
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer
 from rmt.device import pick_device
-from rmt.haystack import build_custom_haystack
+from rmt.haystack import build_custom_haystack, count_tokens
 from rmt.inference import classify_equal_length, prepare_for_inference
 from rmt.noise import VALID_BOOKS, clean_text, read_book, sentence_spans
 from rmt.tasks import NAMES, ROOMS
@@ -53,7 +53,7 @@ def facts_except(room: str) -> list[tuple[str, str]]:
 def answers_after(model, tokenizer, noise: str, facts: list[tuple[str, str]], room: str) -> dict:
     """Store each fact, read ``noise``, ask: how many answers stay right, how many turn into ``room``."""
     # Every haystack gets the same length (noise cut at the end if a fact is shorter), so one batch.
-    num_tokens = len(tokenizer(noise, add_special_tokens=False)["input_ids"]) + 18
+    num_tokens = count_tokens([noise], tokenizer) + 18
     hays = [
         build_custom_haystack(
             noise, [f"{name} went to the {where}."], f"Where is {name}?", num_tokens, tokenizer, answer=where, depth=0.0
@@ -105,26 +105,26 @@ def scan(model, tokenizer, sentences: list[str], length: int, shifts: int) -> li
     return rows
 
 
+def take_tokens(sentences: list[str], num_tokens: int, tokenizer) -> list[str]:
+    """The first of ``sentences``, in order, that add up to at least ``num_tokens`` tokens."""
+    chosen: list[str] = []
+    count = 0
+    for sentence in sentences:
+        if count >= num_tokens:
+            break
+        chosen.append(sentence)
+        count += count_tokens([sentence], tokenizer)
+    return chosen
+
+
 def text_before(sentences: list[str], index: int, num_tokens: int, tokenizer) -> list[str]:
     """The sentences just before ``index`` that add up to at least ``num_tokens`` tokens."""
-    chosen: list[str] = []
-    count, k = 0, index - 1
-    while count < num_tokens and k >= 0:
-        chosen.insert(0, sentences[k])
-        count += len(tokenizer(sentences[k], add_special_tokens=False)["input_ids"])
-        k -= 1
-    return chosen
+    return take_tokens(sentences[:index][::-1], num_tokens, tokenizer)[::-1]
 
 
 def text_after(sentences: list[str], index: int, num_tokens: int, tokenizer) -> list[str]:
     """The sentences from ``index`` on that add up to at least ``num_tokens`` tokens."""
-    chosen: list[str] = []
-    count, k = 0, index
-    while count < num_tokens and k < len(sentences):
-        chosen.append(sentences[k])
-        count += len(tokenizer(sentences[k], add_special_tokens=False)["input_ids"])
-        k += 1
-    return chosen
+    return take_tokens(sentences[index:], num_tokens, tokenizer)
 
 
 def main(argv: list[str] | None = None) -> int:

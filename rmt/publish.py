@@ -52,18 +52,18 @@ def supersede(old: dict, new: dict, note: str) -> dict:
     An empty ``note`` means the old points were measured under the current setup too (a re-run with
     more samples, say): they stay unflagged.
     """
+
+    def flagged(point: dict) -> dict:
+        return point if point.get("noise_note") or not note else point | {"noise_note": note}
+
     tasks = {task: dict(entry) for task, entry in old["tasks"].items()}
     for task, entry in new["tasks"].items():
         fresh = {p["tokens"] for p in entry["points"]}
-        kept = [
-            p if p.get("noise_note") or not note else p | {"noise_note": note}
-            for p in tasks.get(task, {}).get("points", [])
-            if p["tokens"] not in fresh
-        ]
+        kept = [flagged(p) for p in tasks.get(task, {}).get("points", []) if p["tokens"] not in fresh]
         tasks[task] = entry | {"points": sorted(entry["points"] + kept, key=lambda p: p["tokens"])}
     for task, entry in tasks.items():
-        if task not in new["tasks"] and note:
-            entry["points"] = [p if p.get("noise_note") else p | {"noise_note": note} for p in entry["points"]]
+        if task not in new["tasks"]:
+            entry["points"] = [flagged(p) for p in entry["points"]]
     return {"tasks": tasks}
 
 
@@ -187,12 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     evals = merge_evals(args.eval) if args.eval else {"tasks": {}}
     (out / "eval.json").write_text(json.dumps(evals, indent=1) + "\n", encoding="utf-8")
-    card = model_card(args.name, model.config, evals, args.recipe, args.notes)
+    (out / "README.md").write_text(
+        model_card(args.name, model.config, evals, args.recipe, args.notes), encoding="utf-8"
+    )
     if args.needle:
-        needle = json.loads(Path(args.needle).read_text(encoding="utf-8"))
-        (out / "needle.json").write_text(json.dumps(needle, indent=1) + "\n", encoding="utf-8")
-        card += "\n" + needle_section(needle)
-    (out / "README.md").write_text(card, encoding="utf-8")
+        update_needle(out, json.loads(Path(args.needle).read_text(encoding="utf-8")))
     print(f"wrote {out}")
     return 0
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmt.haystack import Haystack, build_haystack
-from rmt.tasks import ROOMS, TASKS, check_task
+from rmt.tasks import NAMES, ROOMS, TASKS, check_task
 
 # Reasoning is the hard task, so the multi-task mix gives it the largest share.
 TASK_MIX = {"memorize": 0.2, "detect": 0.35, "reasoning": 0.45}
@@ -44,20 +44,29 @@ def make_sample(
     rng: random.Random,
     noise: str,
     question_alone_prob: float = 0.0,
+    other_people_prob: float = 0.0,
 ) -> Haystack:
     """One haystack; sometimes the question sits alone in the last segment.
 
     The app asks "what would the model answer now?" after every segment by feeding the question
     alone with the current memory; training on that layout too makes that live answer honest.
+    With ``other_people_prob`` a Memorize or Detect haystack also holds facts about 1-3 other
+    people, so the model must keep each room with its name (the rng is only drawn from when it
+    is set, so older runs' batches stay the same).
     """
     seed = rng.randrange(2**31)
+    others = 0
+    if other_people_prob > 0 and task != "reasoning" and rng.random() < other_people_prob:
+        others = rng.randint(1, len(NAMES) - 1)
     if num_segments > 1 and rng.random() < question_alone_prob:
-        hay = build_haystack(task, (num_segments - 1) * text_per_segment + 1, tokenizer, seed=seed, noise=noise)
+        hay = build_haystack(
+            task, (num_segments - 1) * text_per_segment + 1, tokenizer, seed=seed, noise=noise, other_people=others
+        )
         question_len = hay.num_tokens - hay.question_token_start
         length = (num_segments - 1) * text_per_segment + question_len
     else:
         length = sample_length(num_segments, text_per_segment, rng)
-    return build_haystack(task, length, tokenizer, seed=seed, noise=noise)
+    return build_haystack(task, length, tokenizer, seed=seed, noise=noise, other_people=others)
 
 
 def parse_mix(spec: str | None) -> dict[str, float]:
@@ -78,8 +87,12 @@ def make_batch(
     noise: str = "train",
     question_alone_prob: float = 0.0,
     mix: dict[str, float] | None = None,
+    other_people_prob: float = 0.0,
 ) -> Batch:
     weights = [(mix or TASK_MIX)[t] for t in tasks]
     chosen = rng.choices(tasks, weights=weights, k=batch_size)
-    hays = [make_sample(t, num_segments, text_per_segment, tokenizer, rng, noise, question_alone_prob) for t in chosen]
+    hays = [
+        make_sample(t, num_segments, text_per_segment, tokenizer, rng, noise, question_alone_prob, other_people_prob)
+        for t in chosen
+    ]
     return Batch([h.token_ids for h in hays], [ROOMS.index(h.answer) for h in hays], chosen)

@@ -53,6 +53,7 @@ def evaluate_point(
     last_segments: int | None = None,
     progress: bool = True,
     depth: float | None = None,
+    other_people: int = 0,
 ) -> dict:
     """Accuracy at one length; haystacks are built one batch at a time to keep memory flat.
 
@@ -73,7 +74,15 @@ def evaluate_point(
     started = time.perf_counter()
     for first in range(0, samples, batch_size):
         hays = [
-            build_haystack(task, num_tokens, tokenizer, seed=seed * 1_000_003 + i, noise=noise, depth=depth)
+            build_haystack(
+                task,
+                num_tokens,
+                tokenizer,
+                seed=seed * 1_000_003 + i,
+                noise=noise,
+                depth=depth,
+                other_people=other_people,
+            )
             for i in range(first, min(samples, first + batch_size))
         ]
         ids = np.stack([h.token_ids for h in hays])  # [B, T]
@@ -94,6 +103,7 @@ def evaluate_point(
         "seconds": round(seconds, 2),
         "tokens_per_second": round(samples * num_tokens / seconds, 1),
         "depth": depth,
+        "other_people": other_people,
     }
 
 
@@ -112,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         "--depths",
         default=None,
         help="comma list of fact depths 0..1: a needle map (every length at every depth; detect, reasoning)",
+    )
+    parser.add_argument(
+        "--other-people",
+        type=int,
+        default=0,
+        help="also place facts about this many other people (0-3; memorize, detect): does the model keep names apart?",
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -143,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": str(device),
         "dtype": str(model.dtype).removeprefix("torch."),
         "last_segments": args.last_segments,
+        "other_people": args.other_people,
         "accuracy": {},
         "tokens": {},
         "points": [],
@@ -166,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.last_segments,
                 progress=not args.quiet,
                 depth=depth,
+                other_people=args.other_people,
             )
             correct += point["correct"]
             samples += point["samples"]

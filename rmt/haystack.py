@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from rmt.noise import NoiseCorpus, build_corpus, load_corpus
-from rmt.tasks import ROOMS, TaskSample, check_task, make_task
+from rmt.tasks import NAMES, ROOMS, TaskSample, check_task, make_task
 
 MAX_TOKENS = 10_000_000  # far above any demo; stops a typo from eating the machine
 
@@ -139,13 +139,14 @@ def fact_boundaries(
 ) -> list[int]:
     """Indices into the window's sentence starts (one per fact), sorted.
 
-    Memorize: the very start. ``depth`` in [0, 1]: the sentence start nearest that fraction of
-    the noise (a second fact goes halfway between it and the end). Otherwise: uniform at random.
+    Memorize: the first fact at the very start, any others at random after it. ``depth`` in
+    [0, 1]: the sentence start nearest that fraction of the noise (a second fact goes halfway
+    between it and the end). Otherwise: uniform at random.
     """
     n = len(window.boundary_tokens)
     total = max(1, len(window.token_ids))
     if at_start:
-        return [0] * count
+        return [0, *sorted(rng.randrange(1, n) if n > 1 else 0 for _ in range(count - 1))]
     if depth is not None:
         targets = [depth]
         for _ in range(count - 1):
@@ -223,19 +224,23 @@ def build_haystack(
     depth: float | None = None,
     noise: str | NoiseCorpus = "valid",
     sample: TaskSample | None = None,
+    other_people: int = 0,
 ) -> Haystack:
     """A task haystack of exactly ``num_tokens`` tokens (more only if the facts alone are longer).
 
     ``depth`` in [0, 1] places the fact(s) at that fraction of the noise; None places them at
     random (Memorize always puts its fact first). ``noise`` is a split name, a text file path, or a
-    corpus already built from a user's text.
+    corpus already built from a user's text. ``other_people`` adds that many facts about other
+    names (Memorize and Detect), which the answer must not be taken from.
     """
     task = check_task(task)
     check_length(num_tokens)
     if depth is not None and not 0.0 <= depth <= 1.0:
         raise ValueError(f"fact depth must be between 0 and 1, got {depth}")
+    if not 0 <= other_people < len(NAMES):
+        raise ValueError(f"other people must be between 0 and {len(NAMES) - 1}, got {other_people}")
     rng = random.Random(f"{task}:{seed}")
-    sample = sample or make_task(task, rng)
+    sample = sample or make_task(task, rng, other_people)
     corpus = noise if isinstance(noise, NoiseCorpus) else load_corpus(noise, tokenizer)
     fixed = count_tokens([*sample.facts, sample.question], tokenizer)
     window = noise_window(corpus, rng.randrange(corpus.num_sentences), max(0, num_tokens - fixed), tokenizer)

@@ -26,7 +26,7 @@ class TaskSample:
     facts: list[str]
     question: str
     answer: str
-    at_start: bool  # Memorize puts its fact first; the others place facts in the noise
+    at_start: bool  # Memorize puts its first fact first; the others place facts in the noise
 
 
 def check_task(task: str) -> str:
@@ -39,9 +39,19 @@ def check_task(task: str) -> str:
     return name
 
 
-def location_fact(rng: random.Random) -> tuple[str, str, str]:
-    name, verb, room = rng.choice(NAMES), rng.choice(VERBS), rng.choice(ROOMS)
+def location_fact(rng: random.Random, name: str | None = None) -> tuple[str, str, str]:
+    name, verb, room = name or rng.choice(NAMES), rng.choice(VERBS), rng.choice(ROOMS)
     return f"{name} {verb} to the {room}.", f"Where is {name}?", room
+
+
+def other_people_facts(asked: str, count: int, rng: random.Random) -> list[str]:
+    """Location facts about people the question does not ask about: bAbI qa1's own setting.
+
+    Without them a haystack holds one person, and a model can pass by keeping whichever room it
+    read last; with them it has to keep each room with its person.
+    """
+    others = rng.sample([n for n in NAMES if n != asked], min(count, len(NAMES) - 1))
+    return [location_fact(rng, name)[0] for name in others]
 
 
 def relation_facts(rng: random.Random) -> tuple[list[str], str, str]:
@@ -62,10 +72,20 @@ def relation_facts(rng: random.Random) -> tuple[list[str], str, str]:
     return facts, question, asked
 
 
-def make_task(task: str, rng: random.Random) -> TaskSample:
+def make_task(task: str, rng: random.Random, other_people: int = 0) -> TaskSample:
+    """One sample; ``other_people`` (0-3) adds facts about other names to Memorize and Detect.
+
+    Memorize keeps the asked fact first and scatters the others; Detect shuffles them all.
+    Reasoning has no people, so it ignores ``other_people``.
+    """
     task = check_task(task)
     if task == "reasoning":
         facts, question, answer = relation_facts(rng)
         return TaskSample(facts, question, answer, at_start=False)
     fact, question, answer = location_fact(rng)
-    return TaskSample([fact], question, answer, at_start=task == "memorize")
+    facts = [fact]
+    if other_people:
+        facts += other_people_facts(fact.split()[0], other_people, rng)
+        if task == "detect":
+            rng.shuffle(facts)
+    return TaskSample(facts, question, answer, at_start=task == "memorize")

@@ -124,7 +124,16 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
     tasks = task_list(args.tasks)
     valid_rng = random.Random(f"valid:{stage}")
     valid = [
-        make_batch(tasks, stage, args.eval_batch, text_len, tokenizer, valid_rng, args.valid_noise)
+        make_batch(
+            tasks,
+            stage,
+            args.eval_batch,
+            text_len,
+            tokenizer,
+            valid_rng,
+            args.valid_noise,
+            other_people_prob=args.other_people,
+        )
         for _ in range(max(1, args.valid_samples // args.eval_batch))
     ]
     use_bf16 = device.type == "cuda" or (cpu_has_fast_bf16() if args.bf16 is None else args.bf16)
@@ -144,6 +153,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             args.noise,
             args.question_alone,
             parse_mix(args.mix),
+            args.other_people,
         )
         with autocast():
             logits = model(batch.token_ids, truncate_bptt=args.truncate_bptt)
@@ -198,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-every", type=int, default=25)
     parser.add_argument(
         "--question-alone", type=float, default=0.25, help="share of samples whose question is a segment of its own"
+    )
+    parser.add_argument(
+        "--other-people",
+        type=float,
+        default=0.0,
+        help="share of Memorize/Detect samples (training and validation) that also hold facts about 1-3 other people",
     )
     parser.add_argument("--truncate-bptt", type=int, default=None, help="backprop through the last k segments only")
     parser.add_argument("--noise", default="train", help="training noise: train books or a text FILE")

@@ -132,6 +132,42 @@ def test_custom_haystack_rejects_bad_input(kwargs, message, tokenizer) -> None:
         build_custom_haystack(**args)
 
 
+@pytest.mark.parametrize("task", ["memorize", "detect"])
+@pytest.mark.parametrize("others", [1, 3])
+def test_other_people_facts(task: str, others: int, tokenizer) -> None:
+    """Facts about other names join the asked one; the answer is still the asked person's room."""
+    for seed in range(20):
+        hay = build_haystack(task, 2000, tokenizer, seed=seed, other_people=others)
+        assert hay.num_tokens == 2000 and len(hay.facts) == others + 1
+        assert_facts_well_placed(hay, tokenizer)
+        asked = hay.question.removeprefix("Where is ").rstrip("?")
+        names = [f.text.split()[0] for f in hay.facts]
+        assert sorted(names) == sorted(set(names)) and asked in names  # one fact a person
+        own = hay.facts[names.index(asked)].text
+        assert own.endswith(f"the {hay.answer}.")
+        if task == "memorize":
+            assert names[0] == asked and hay.facts[0].char_start == 0
+            assert all(f.char_start > 0 for f in hay.facts[1:])
+
+
+def test_other_people_leave_the_plain_task_unchanged(tokenizer) -> None:
+    """Zero other people draws exactly the haystacks drawn before the option existed (pinned from
+    that version), so the published accuracy tables still reproduce."""
+    before = {
+        "memorize": ([("Sandra went to the bedroom.", 0)], "bedroom"),
+        "detect": ([("Mary went back to the bathroom.", 1040)], "bathroom"),
+        "reasoning": (
+            [("The bedroom is east of the hallway.", 247), ("The bathroom is west of the hallway.", 829)],
+            "bedroom",
+        ),
+    }
+    for task, (facts, answer) in before.items():
+        hay = build_haystack(task, 1500, tokenizer, seed=11, other_people=0)
+        assert [(f.text, f.token_start) for f in hay.facts] == facts and hay.answer == answer
+    with pytest.raises(ValueError, match="other people"):
+        build_haystack("detect", 1500, tokenizer, seed=11, other_people=4)
+
+
 def test_unknown_task_is_a_clear_error(tokenizer) -> None:
     with pytest.raises(ValueError, match="unknown task"):
         build_haystack("juggling", 100, tokenizer)
@@ -154,3 +190,16 @@ def test_shipped_books_carry_no_licence(tokenizer) -> None:
         text = load_corpus(split, tokenizer).text
         assert "principal office is located" not in text
         assert "Project Gutenberg-tm" not in text
+
+
+def test_training_samples_with_other_people(tokenizer) -> None:
+    """``other_people_prob`` reaches the haystacks the trainer draws; Reasoning is left alone."""
+    import random
+
+    from rmt.data import make_sample
+
+    rng = random.Random(0)
+    counts = [len(make_sample("detect", 2, 115, tokenizer, rng, "train", 0.0, 1.0).facts) for _ in range(12)]
+    assert min(counts) >= 2 and max(counts) <= 4
+    assert len(make_sample("reasoning", 2, 115, tokenizer, rng, "train", 0.0, 1.0).facts) == 2
+    assert len(make_sample("memorize", 2, 115, tokenizer, rng, "train", 0.0, 0.0).facts) == 1

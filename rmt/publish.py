@@ -37,7 +37,8 @@ def merge_evals(files: list[str]) -> dict:
                 "device": f"{result.get('device', '?')} {result.get('dtype', '')}".strip(),
             }
             for p in result["points"]
-            if p["tokens"] not in known and p.get("depth") is None  # needle cells go to needle.json
+            # needle cells go to needle.json, haystacks with other people's facts to names.json
+            if p["tokens"] not in known and p.get("depth") is None and not p.get("other_people")
         )
         entry["points"].sort(key=lambda p: p["tokens"])
     return {"tasks": tasks}
@@ -99,6 +100,40 @@ def needle_section(needle: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def names_section(results: list[dict]) -> str:
+    """Accuracy with facts about other people in the haystack (``rmt.evaluate --other-people K``):
+    rows task and K, columns lengths. Chance for a model that keeps the last room it read is about
+    1/(K+1) on Detect, lower on Memorize, where the asked fact comes first."""
+    rows = sorted(results, key=lambda r: (r["task"], r["other_people"]))
+    segments = sorted({p["segments"] for r in rows for p in r["points"]})
+    samples = sorted({p["samples"] for r in rows for p in r["points"]})
+    lines = [
+        "## Keeping people apart (facts about other people in the haystack, "
+        f"{'/'.join(map(str, samples))} samples a cell)",
+        "",
+        "| task | other people | " + " | ".join(f"{s:,} seg" for s in segments) + " |",
+        "|---|---:|" + "---:|" * len(segments),
+    ]
+    for r in rows:
+        cells = {p["segments"]: p for p in r["points"]}
+        lines.append(
+            f"| {r['task']} | {r['other_people']} | "
+            + " | ".join(f"{cells[s]['accuracy']:.0%}" if s in cells else "" for s in segments)
+            + " |"
+        )
+    lines += [""] + [f"`{r.get('command', '')}` (on {r.get('device', '?')} {r.get('dtype', '')})" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def replace_section(card: str, heading: str, section: str) -> str:
+    """The card with its ``## {heading}...`` section replaced by ``section`` (appended if absent)."""
+    start = card.find(f"## {heading}")
+    if start < 0:
+        return card.rstrip("\n") + "\n\n" + section
+    end = card.find("\n## ", start + 1)
+    return card[:start] + section + ("" if end < 0 else card[end:])
+
+
 def model_card(name: str, config, evals: dict, recipe: str, notes: str) -> str:
     return f"""---
 license: apache-2.0
@@ -144,14 +179,18 @@ def update_needle(folder: Path, needle: dict) -> int:
     """Replace a shipped checkpoint's ``needle.json`` and the needle section of its card (or add one)."""
     (folder / "needle.json").write_text(json.dumps(needle, indent=1) + "\n", encoding="utf-8")
     card = (folder / "README.md").read_text(encoding="utf-8")
-    start = card.find("## Needle map")
-    if start < 0:
-        card = card.rstrip("\n") + "\n\n" + needle_section(needle)
-    else:
-        end = card.find("\n## ", start + 1)
-        card = card[:start] + needle_section(needle) + ("" if end < 0 else card[end:])
-    (folder / "README.md").write_text(card, encoding="utf-8")
+    (folder / "README.md").write_text(replace_section(card, "Needle map", needle_section(needle)), encoding="utf-8")
     print(f"updated {folder / 'needle.json'} and the needle map in {folder / 'README.md'}")
+    return 0
+
+
+def update_names(folder: Path, results: list[dict]) -> int:
+    """Replace a shipped checkpoint's ``names.json`` and the "Keeping people apart" section of its card."""
+    (folder / "names.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    section = names_section(results)
+    (folder / "README.md").write_text(replace_section(card, "Keeping people apart", section), encoding="utf-8")
+    print(f"updated {folder / 'names.json'} and the people section in {folder / 'README.md'}")
     return 0
 
 
@@ -164,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notes", default="")
     parser.add_argument("--needle", default=None, help="a JSON from `rmt.evaluate --depths`: needle.json + card")
     parser.add_argument(
+        "--names", nargs="*", default=[], help="JSONs from `rmt.evaluate --other-people K`: names.json + card"
+    )
+    parser.add_argument(
         "--update",
         action="store_true",
         help="keep the shipped weights and card text: the --eval points replace those at the same length "
@@ -175,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.update:
         if args.needle:
             update_needle(CHECKPOINTS / args.name, json.loads(Path(args.needle).read_text(encoding="utf-8")))
+        if args.names:
+            update_names(CHECKPOINTS / args.name, [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.names])
         if not args.eval:
             return 0
         return update_evals(CHECKPOINTS / args.name, merge_evals(args.eval), args.older_note)
@@ -192,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.needle:
         update_needle(out, json.loads(Path(args.needle).read_text(encoding="utf-8")))
+    if args.names:
+        update_names(out, [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.names])
     print(f"wrote {out}")
     return 0
 

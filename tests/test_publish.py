@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rmt.publish import merge_evals, needle_section, supersede, table, update_needle
+from rmt.publish import merge_evals, names_section, needle_section, supersede, table, update_names, update_needle
 
 
 def point(segments: int, accuracy: float, depth: float | None = None) -> dict:
@@ -26,6 +26,14 @@ def test_merge_keeps_length_points_and_leaves_needle_cells_out(tmp_path) -> None
     for i, result in enumerate((length, needle)):
         files.append(tmp_path / f"{i}.json")
         files[-1].write_text(json.dumps(result))
+    people = {
+        "task": "detect",
+        "noise": "valid",
+        "last_segments": None,
+        "points": [point(2, 0.5) | {"other_people": 1}],
+    }
+    files.append(tmp_path / "people.json")
+    files[-1].write_text(json.dumps(people))
     merged = merge_evals([str(f) for f in files])
     assert [p["segments"] for p in merged["tasks"]["detect"]["points"]] == [1, 4]
 
@@ -97,3 +105,20 @@ def test_update_needle_replaces_only_the_needle_section(tmp_path) -> None:
     assert "old table" not in text and "| 0% | 100% |" in text
     assert text.startswith("# m\n\n## Measured accuracy") and text.endswith("## Later\nkept\n")
     assert json.loads((tmp_path / "needle.json").read_text())["needle"] == {"4": {"0": 1.0}}
+
+
+def test_names_section_and_update_names(tmp_path) -> None:
+    results = [
+        {"task": "memorize", "other_people": 3, "command": "c3", "points": [point(1, 0.975), point(4, 0.5)]},
+        {"task": "memorize", "other_people": 1, "command": "c1", "points": [point(1, 1.0)]},
+    ]
+    lines = names_section(results).splitlines()
+    assert lines[2] == "| task | other people | 1 seg | 4 seg |"
+    assert lines[4:6] == ["| memorize | 1 | 100% |  |", "| memorize | 3 | 98% | 50% |"]
+    card = "# m\n\n## Measured accuracy\n| task |\n\n## Needle map\nmap\n"
+    (tmp_path / "README.md").write_text(card)
+    update_names(tmp_path, results)
+    update_names(tmp_path, results[:1])  # a second update replaces the section, never duplicates it
+    text = (tmp_path / "README.md").read_text()
+    assert text.count("## Keeping people apart") == 1 and "| memorize | 1 |" not in text
+    assert text.startswith(card.rstrip("\n")) and json.loads((tmp_path / "names.json").read_text()) == results[:1]

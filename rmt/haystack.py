@@ -139,14 +139,13 @@ def fact_boundaries(
 ) -> list[int]:
     """Indices into the window's sentence starts (one per fact), sorted.
 
-    Memorize: the first fact at the very start, any others at random after it. ``depth`` in
-    [0, 1]: the sentence start nearest that fraction of the noise (a second fact goes halfway
-    between it and the end). Otherwise: uniform at random.
+    Memorize: the very start. ``depth`` in [0, 1]: the sentence start nearest that fraction of
+    the noise (a second fact goes halfway between it and the end). Otherwise: uniform at random.
     """
     n = len(window.boundary_tokens)
     total = max(1, len(window.token_ids))
     if at_start:
-        return [0, *sorted(rng.randrange(1, n) if n > 1 else 0 for _ in range(count - 1))]
+        return [0] * count
     if depth is not None:
         targets = [depth]
         for _ in range(count - 1):
@@ -180,7 +179,8 @@ def assemble(
     prev_char = prev_tok = 0
     for fact, b in zip(facts, boundaries, strict=True):
         c, t = int(window.boundary_chars[b]), int(window.boundary_tokens[b])
-        text_parts.append(window.text[prev_char:c])
+        if c > prev_char:  # facts sharing a boundary follow each other with one space
+            text_parts.append(window.text[prev_char:c])
         token_parts.append(window.token_ids[prev_tok:t])
         char_pos += c - prev_char
         tok_pos += t - prev_tok

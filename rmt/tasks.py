@@ -26,7 +26,7 @@ class TaskSample:
     facts: list[str]
     question: str
     answer: str
-    at_start: bool  # Memorize puts its first fact first; the others place facts in the noise
+    at_start: bool  # Memorize puts its facts first; the others place facts in the noise
 
 
 def check_task(task: str) -> str:
@@ -75,8 +75,8 @@ def relation_facts(rng: random.Random) -> tuple[list[str], str, str]:
 def make_task(task: str, rng: random.Random, other_people: int = 0) -> TaskSample:
     """One sample; ``other_people`` (0-3) adds facts about other names to Memorize and Detect.
 
-    Memorize keeps the asked fact first and scatters the others; Detect shuffles them all.
-    Reasoning has no people, so it ignores ``other_people``.
+    The facts are shuffled: Memorize opens with all of them, so "the first fact" is no shortcut
+    for "the asked person's fact". Reasoning has no people, so it ignores ``other_people``.
     """
     task = check_task(task)
     if task == "reasoning":
@@ -86,6 +86,5 @@ def make_task(task: str, rng: random.Random, other_people: int = 0) -> TaskSampl
     facts = [fact]
     if other_people:
         facts += other_people_facts(fact.split()[0], other_people, rng)
-        if task == "detect":
-            rng.shuffle(facts)
+        rng.shuffle(facts)
     return TaskSample(facts, question, answer, at_start=task == "memorize")

@@ -29,10 +29,10 @@ from rmt import plots
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_checkpoint
 from rmt.device import inference_dtype, pick_device
 from rmt.flops import PRESETS, compare
-from rmt.haystack import Haystack, build_custom_haystack, build_haystack
+from rmt.haystack import Haystack, build_custom_haystack, build_haystack, fact_person
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
 from rmt.segments import num_segments, segment_index
-from rmt.tasks import ROOMS, TASKS, check_task
+from rmt.tasks import NAMES, ROOMS, TASKS, check_task
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "rmt-minilm-babi"
@@ -52,6 +52,11 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def nearest_point(points: list[dict], num_tokens: int) -> dict:
+    """The measured point whose length is nearest ``num_tokens`` on a log scale."""
+    return min(points, key=lambda p: abs(math.log(p["tokens"] / max(1, num_tokens))))
 
 
 @dataclass
@@ -119,6 +124,7 @@ class Explorer:
         self.lock = threading.Lock()
         self.class_names = self.model.config.class_names or list(ROOMS)
         self.evals = self.eval_tables()  # read once: every preview quotes the RMT's
+        self.people_evals: list[dict] = self.eval_tables("names.json").get("RMT", [])  # type: ignore[assignment]
 
     def on_model_thread(self, fn: Callable, *args):
         """Run ``fn(*args)`` on the one thread that does all model work, and wait for it.
@@ -216,6 +222,8 @@ class Explorer:
                 seed=seed,
                 noise=noise_source,
             )
+            if note := self.people_note(facts, hay.num_tokens):
+                hay.notes.append(note)
         else:
             try:
                 name = check_task(task or "")
@@ -282,12 +290,35 @@ class Explorer:
         points = self.evals.get("RMT", {}).get("tasks", {}).get(task, {}).get("points", [])
         if not points or num_tokens <= 0:
             return None
-        point = min(points, key=lambda p: abs(math.log(p["tokens"] / num_tokens)))
+        point = nearest_point(points, num_tokens)
         return (
             f"In evaluation the shipped model answered {point['accuracy']:.0%} of {task} haystacks of "
             f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, held-out book; "
             f"chance is {1 / len(self.class_names):.0%})."
             + (f" That point was measured {point['noise_note']}." if point.get("noise_note") else "")
+        )
+
+    def people_note(self, facts: list[str], num_tokens: int) -> str | None:
+        """Facts about several people: how often the model kept them apart in evaluation.
+
+        A model that only ever saw one person a haystack answers the room it read last, whoever it
+        belongs to; a user who types two people's facts must be told what to expect.
+        """
+        people = {name for name in map(fact_person, facts) if name}
+        if len(people) < 2:
+            return None
+        others = min(len(people), len(NAMES)) - 1
+        rows = [r for r in self.people_evals if r.get("task") == "detect" and r.get("other_people") == others]
+        if not rows or not rows[0].get("points"):
+            return (
+                f"The facts are about {len(people)} people. This model was never measured keeping people apart: "
+                "it may answer the room it read last, whoever it belongs to."
+            )
+        point = nearest_point(rows[0]["points"], num_tokens)
+        return (
+            f"The facts are about {len(people)} people. In evaluation this model answered {point['accuracy']:.0%} "
+            f"of Detect haystacks holding {others + 1} people's facts right ({point['correct']} of "
+            f"{point['samples']} at {point['tokens']:,} tokens, held-out book)."
         )
 
     def preview_html(self, hay: Haystack) -> str:

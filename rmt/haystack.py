@@ -306,6 +306,11 @@ QUESTION_WORDS = {
 }
 
 
+def fact_person(fact: str) -> str | None:
+    """The person a fact is about: its first capitalised word that is not a question word or room."""
+    return next((w for w in re.findall(r"\b[A-Z]\w*", fact) if w.lower() not in QUESTION_WORDS | set(ROOMS)), None)
+
+
 def custom_notes(facts: list[str], question: str, answer: str | None, tokenizer) -> list[str]:
     """Plain-language warnings about a user's facts and question.
 
@@ -324,7 +329,7 @@ def custom_notes(facts: list[str], question: str, answer: str | None, tokenizer)
     placed: dict[str, list[str]] = {}
     for fact in facts:
         rooms = [r for r in ROOMS if re.search(rf"\b{r}\b", fact, re.IGNORECASE)]
-        name = next((w for w in re.findall(r"\b[A-Z]\w*", fact) if w.lower() not in QUESTION_WORDS), None)
+        name = fact_person(fact)
         if name and len(rooms) == 1:
             placed.setdefault(name, []).append(rooms[0])
     for name, rooms in placed.items():

@@ -42,6 +42,11 @@ CASES = [
         notes_mention("2 rooms"),
     ),
     (
+        "facts about two people",
+        {"task": "custom", "facts": f"{FACT}\nJohn went to the garden.", "question": "Where is Mary?"},
+        notes_mention("about 2 people"),
+    ),
+    (
         "one 1.2 MB line with no sentence boundary",
         {"task": "custom", "noise_text": "word " * 240_000, "facts": FACT, "question": "Where is Mary?"},
         lambda out: out[2]["tokens"] == 2000,

@@ -300,6 +300,10 @@ last segment. Compute grows linearly with length and memory stays constant, so t
 
 The noise is real book text (Project Gutenberg): Jane Austen for training, *Moby-Dick* never seen in training.
 
+Every task puts **one person** in a haystack, so the shipped model never learned to tell Mary's room from
+John's: with facts about several people it mostly answers a room it read, whoever it belongs to. A custom
+haystack with several people says so, quoting the measured rate (the model card's "Keeping people apart").
+
 ### What the plots show
 - **Answer forming**: after every segment the question is asked of the memory so far.
 - **Memory update**: how much each segment rewrites the memory; facts cause spikes ("write"), noise barely

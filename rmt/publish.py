@@ -111,6 +111,11 @@ def names_section(results: list[dict]) -> str:
         "## Keeping people apart (facts about other people in the haystack, "
         f"{'/'.join(map(str, samples))} samples a cell)",
         "",
+        "Each haystack holds the asked person's location fact and facts about that many other people "
+        "(other names, rooms at random; Memorize opens with all of them in random order, Detect scatters "
+        "them). A model that answers the last room it read, whoever it belongs to, is right about 1 time "
+        "in (other people + 1). Measured on the held-out book.",
+        "",
         "| task | other people | " + " | ".join(f"{s:,} seg" for s in segments) + " |",
         "|---|---:|" + "---:|" * len(segments),
     ]
@@ -121,7 +126,7 @@ def names_section(results: list[dict]) -> str:
             + " | ".join(f"{cells[s]['accuracy']:.0%}" if s in cells else "" for s in segments)
             + " |"
         )
-    lines += [""] + [f"`{r.get('command', '')}` (on {r.get('device', '?')} {r.get('dtype', '')})" for r in rows]
+    lines += [""] + [f"- `{r.get('command', '')}` (on {r.get('device', '?')} {r.get('dtype', '')})" for r in rows]
     return "\n".join(lines) + "\n"
 
 

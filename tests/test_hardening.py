@@ -44,7 +44,8 @@ CASES = [
     (
         "facts about two people",
         {"task": "custom", "facts": f"{FACT}\nJohn went to the garden.", "question": "Where is Mary?"},
-        notes_mention("about 2 people"),
+        # the shipped names.json is quoted: the note says how often 2 people were kept apart
+        notes_mention("about 2 people. In evaluation this model answered"),
     ),
     (
         "one 1.2 MB line with no sentence boundary",

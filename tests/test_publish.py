@@ -113,8 +113,9 @@ def test_names_section_and_update_names(tmp_path) -> None:
         {"task": "memorize", "other_people": 1, "command": "c1", "points": [point(1, 1.0)]},
     ]
     lines = names_section(results).splitlines()
-    assert lines[2] == "| task | other people | 1 seg | 4 seg |"
-    assert lines[4:6] == ["| memorize | 1 | 100% |  |", "| memorize | 3 | 98% | 50% |"]
+    header = lines.index("| task | other people | 1 seg | 4 seg |")
+    assert lines[header + 2 : header + 4] == ["| memorize | 1 | 100% |  |", "| memorize | 3 | 98% | 50% |"]
+    assert "- `c3` (on ? )" in lines
     card = "# m\n\n## Measured accuracy\n| task |\n\n## Needle map\nmap\n"
     (tmp_path / "README.md").write_text(card)
     update_names(tmp_path, results)

@@ -229,7 +229,7 @@ def build_haystack(
     """A task haystack of exactly ``num_tokens`` tokens (more only if the facts alone are longer).
 
     ``depth`` in [0, 1] places the fact(s) at that fraction of the noise; None places them at
-    random (Memorize always puts its fact first). ``noise`` is a split name, a text file path, or a
+    random (Memorize always puts its facts first). ``noise`` is a split name, a text file path, or a
     corpus already built from a user's text. ``other_people`` adds that many facts about other
     names (Memorize and Detect), which the answer must not be taken from.
     """

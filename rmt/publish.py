@@ -21,11 +21,15 @@ from rmt.plots import needle_grid
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
+def read_json(path: str | Path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
 def merge_evals(files: list[str]) -> dict:
     """{"tasks": {task: {"points": [...]}}}: every measured point, sorted by length."""
     tasks: dict[str, dict] = {}
     for file in files:
-        result = json.loads(Path(file).read_text(encoding="utf-8"))
+        result = read_json(file)
         entry = tasks.setdefault(
             result["task"], {"points": [], "noise": result["noise"], "last_segments": result["last_segments"]}
         )
@@ -102,8 +106,8 @@ def needle_section(needle: dict) -> str:
 
 def names_section(results: list[dict]) -> str:
     """Accuracy with facts about other people in the haystack (``rmt.evaluate --other-people K``):
-    rows task and K, columns lengths. Chance for a model that keeps the last room it read is about
-    1/(K+1) on Detect, lower on Memorize, where the asked fact comes first."""
+    rows task and K, columns lengths. A model that keeps whichever room it read last is right about
+    1 time in K+1: the facts come in random order."""
     rows = sorted(results, key=lambda r: (r["task"], r["other_people"]))
     segments = sorted({p["segments"] for r in rows for p in r["points"]})
     samples = sorted({p["samples"] for r in rows for p in r["points"]})
@@ -167,7 +171,7 @@ Reproduce a row: `python -m rmt.evaluate --checkpoint checkpoints/{name} --task 
 
 def update_evals(folder: Path, new: dict, note: str) -> int:
     """Rewrite a shipped checkpoint's ``eval.json`` and the table in its card; weights stay as they are."""
-    old = json.loads((folder / "eval.json").read_text(encoding="utf-8"))
+    old = read_json(folder / "eval.json")
     evals = supersede(old, new, note)
     (folder / "eval.json").write_text(json.dumps(evals, indent=1) + "\n", encoding="utf-8")
     card = (folder / "README.md").read_text(encoding="utf-8")
@@ -180,23 +184,31 @@ def update_evals(folder: Path, new: dict, note: str) -> int:
     return 0
 
 
-def update_needle(folder: Path, needle: dict) -> int:
+def ship_section(folder: Path, file_name: str, data, heading: str, section: str) -> None:
+    """Write ``data`` as the checkpoint's ``file_name`` and put ``section`` in place of the card's
+    ``## {heading}`` section (or after the card's end): a re-measured table never duplicates."""
+    (folder / file_name).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    (folder / "README.md").write_text(replace_section(card, heading, section), encoding="utf-8")
+    print(f"updated {folder / file_name} and its section in {folder / 'README.md'}")
+
+
+def update_needle(folder: Path, needle: dict) -> None:
     """Replace a shipped checkpoint's ``needle.json`` and the needle section of its card (or add one)."""
-    (folder / "needle.json").write_text(json.dumps(needle, indent=1) + "\n", encoding="utf-8")
-    card = (folder / "README.md").read_text(encoding="utf-8")
-    (folder / "README.md").write_text(replace_section(card, "Needle map", needle_section(needle)), encoding="utf-8")
-    print(f"updated {folder / 'needle.json'} and the needle map in {folder / 'README.md'}")
-    return 0
+    ship_section(folder, "needle.json", needle, "Needle map", needle_section(needle))
 
 
-def update_names(folder: Path, results: list[dict]) -> int:
+def update_names(folder: Path, results: list[dict]) -> None:
     """Replace a shipped checkpoint's ``names.json`` and the "Keeping people apart" section of its card."""
-    (folder / "names.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    card = (folder / "README.md").read_text(encoding="utf-8")
-    section = names_section(results)
-    (folder / "README.md").write_text(replace_section(card, "Keeping people apart", section), encoding="utf-8")
-    print(f"updated {folder / 'names.json'} and the people section in {folder / 'README.md'}")
-    return 0
+    ship_section(folder, "names.json", results, "Keeping people apart", names_section(results))
+
+
+def update_tables(folder: Path, needle_file: str | None, names_files: list[str]) -> None:
+    """The needle map and the people table given on the command line, into ``folder``."""
+    if needle_file:
+        update_needle(folder, read_json(needle_file))
+    if names_files:
+        update_names(folder, [read_json(f) for f in names_files])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,10 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--older-note", default="measured under an earlier evaluation setup")
     args = parser.parse_args(argv)
     if args.update:
-        if args.needle:
-            update_needle(CHECKPOINTS / args.name, json.loads(Path(args.needle).read_text(encoding="utf-8")))
-        if args.names:
-            update_names(CHECKPOINTS / args.name, [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.names])
+        update_tables(CHECKPOINTS / args.name, args.needle, args.names)
         if not args.eval:
             return 0
         return update_evals(CHECKPOINTS / args.name, merge_evals(args.eval), args.older_note)
@@ -239,10 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "README.md").write_text(
         model_card(args.name, model.config, evals, args.recipe, args.notes), encoding="utf-8"
     )
-    if args.needle:
-        update_needle(out, json.loads(Path(args.needle).read_text(encoding="utf-8")))
-    if args.names:
-        update_names(out, [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.names])
+    update_tables(out, args.needle, args.names)
     print(f"wrote {out}")
     return 0
 

@@ -82,9 +82,10 @@ def make_task(task: str, rng: random.Random, other_people: int = 0) -> TaskSampl
     if task == "reasoning":
         facts, question, answer = relation_facts(rng)
         return TaskSample(facts, question, answer, at_start=False)
-    fact, question, answer = location_fact(rng)
+    name = rng.choice(NAMES)
+    fact, question, answer = location_fact(rng, name)
     facts = [fact]
     if other_people:
-        facts += other_people_facts(fact.split()[0], other_people, rng)
+        facts += other_people_facts(name, other_people, rng)
         rng.shuffle(facts)
     return TaskSample(facts, question, answer, at_start=task == "memorize")

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer
 from rmt.device import pick_device
-from rmt.haystack import build_haystack
+from rmt.haystack import asked_fact_is_last, build_haystack
 from rmt.inference import classify_equal_length, prepare_for_inference
 from rmt.segments import num_segments
 from rmt.tasks import ROOMS, check_task
@@ -58,9 +58,12 @@ def evaluate_point(
     """Accuracy at one length; haystacks are built one batch at a time to keep memory flat.
 
     ``depth`` pins the fact at that fraction of the noise (a needle map's cell); None draws it at
-    random per sample, which is what the accuracy-vs-length table averages over.
+    random per sample, which is what the accuracy-vs-length table averages over. With other people
+    the point also splits its answers by whether the asked person's fact was the last one read
+    (``by_order``): that tells a memory that keeps the latest room from one that keeps each person's.
     """
     correct = 0
+    by_order = {"asked_last": [0, 0], "asked_earlier": [0, 0]}  # [correct, samples]
     total_segments = num_segments(num_tokens, model.config.text_per_segment)
     steps = total_segments if last_segments is None else min(last_segments, total_segments)
     bar = tqdm(
@@ -89,7 +92,13 @@ def evaluate_point(
         batch = len(hays)
         logits = classify_equal_length(model, ids, last_segments, on_segment=lambda *_, n=batch: bar.update(n))
         predicted = logits.argmax(-1).cpu().tolist()
-        correct += sum(ROOMS[p] == h.answer for p, h in zip(predicted, hays, strict=True))
+        for p, h in zip(predicted, hays, strict=True):
+            right = ROOMS[p] == h.answer
+            correct += right
+            if other_people:
+                counts = by_order["asked_last" if asked_fact_is_last(h) else "asked_earlier"]
+                counts[0] += right
+                counts[1] += 1
     bar.close()
     seconds = time.perf_counter() - started
     low, high = wilson_interval(correct, samples)
@@ -104,6 +113,7 @@ def evaluate_point(
         "tokens_per_second": round(samples * num_tokens / seconds, 1),
         "depth": depth,
         "other_people": other_people,
+        "by_order": {k: {"correct": c, "samples": n} for k, (c, n) in by_order.items()} if other_people else None,
     }
 
 
@@ -197,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"({point['correct']}/{point['samples']}, 95% CI {point['ci95']}) "
                     f"{point['tokens_per_second']:,.0f} tok/s"
                 )
+                for order, counts in (point["by_order"] or {}).items():
+                    print(f"    {order.replace('_', ' ')}: {counts['correct']}/{counts['samples']}")
         result["accuracy"][key] = correct / samples
         result["tokens"][key] = length
     if args.json:

@@ -311,6 +311,16 @@ def fact_person(fact: str) -> str | None:
     return next((w for w in re.findall(r"\b[A-Z]\w*", fact) if w.lower() not in QUESTION_WORDS | set(ROOMS)), None)
 
 
+def asked_fact_is_last(hay: Haystack) -> bool:
+    """Whether the fact about the person the question asks for is the last fact in the haystack.
+
+    With other people in a haystack this splits a model's answers: a memory that keeps only the
+    latest room gets these right and the others wrong, one that keeps a room per person gets both.
+    """
+    last = max(hay.facts, key=lambda fact: fact.token_start)
+    return fact_person(last.text) == fact_person(hay.question)
+
+
 def custom_notes(facts: list[str], question: str, answer: str | None, tokenizer) -> list[str]:
     """Plain-language warnings about a user's facts and question.
 

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from rmt.haystack import build_custom_haystack, build_haystack
+from rmt.haystack import asked_fact_is_last, build_custom_haystack, build_haystack
 from rmt.noise import TRAIN_BOOKS, VALID_BOOKS, load_corpus, strip_gutenberg_wrapper
 from rmt.tasks import NAMES, ROOMS, make_task
 
@@ -152,6 +152,17 @@ def test_other_people_facts(task: str, others: int, tokenizer) -> None:
             assert hay.facts[0].char_start == 0
             assert all(b.char_start == a.char_end + 1 for a, b in zip(hay.facts, hay.facts[1:], strict=False))
     assert 0 < sum(firsts) < len(firsts)
+
+
+def test_asked_fact_is_last_follows_the_reading_order(tokenizer) -> None:
+    """The split that tells "keeps the latest room" from "keeps each person's room" reads fact order, not list order."""
+    facts = ["Mary went to the kitchen.", "John went to the garden."]
+    for question, last in (("Where is John?", True), ("Where is Mary?", False)):
+        hay = build_custom_haystack(None, facts, question, 600, tokenizer, depth=0.3)
+        assert hay.facts[0].token_start < hay.facts[1].token_start
+        assert asked_fact_is_last(hay) is last
+    orders = {asked_fact_is_last(build_haystack("detect", 1500, tokenizer, seed=s, other_people=1)) for s in range(12)}
+    assert orders == {True, False}  # drawn haystacks ask about the earlier and the later person
 
 
 def test_other_people_leave_the_plain_task_unchanged(tokenizer) -> None:

@@ -91,6 +91,18 @@ def test_evaluate_cli_json(capsys) -> None:
     assert out["tokens"]["2"] == 2 * load_checkpoint(RMT).config.text_per_segment
 
 
+def test_evaluate_splits_answers_by_fact_order_with_other_people(capsys) -> None:
+    args = ["--checkpoint", str(RMT), "--task", "detect", "--segments", "2", "--samples", "12", "--batch-size", "12"]
+    main([*args, "--other-people", "1", "--json", "--quiet"])
+    point = json.loads(capsys.readouterr().out)["points"][0]
+    orders = point["by_order"]
+    assert set(orders) == {"asked_last", "asked_earlier"}
+    assert sum(o["samples"] for o in orders.values()) == 12 and min(o["samples"] for o in orders.values()) > 0
+    assert sum(o["correct"] for o in orders.values()) == point["correct"]
+    main([*args, "--json", "--quiet"])
+    assert json.loads(capsys.readouterr().out)["points"][0]["by_order"] is None  # one person: no order to split
+
+
 def test_needle_map_cli_places_the_fact_where_asked(capsys) -> None:
     """The baseline sees a fact at depth 1 (last window), misses one at depth 0: the depth reaches the haystack."""
     main(

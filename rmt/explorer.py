@@ -315,11 +315,19 @@ class Explorer:
                 "it may answer the room it read last, whoever it belongs to."
             )
         point = nearest_point(rows[0]["points"], num_tokens)
-        return (
+        note = (
             f"The facts are about {len(people)} people. In evaluation this model answered {point['accuracy']:.0%} "
             f"of Detect haystacks holding {others + 1} people's facts right ({point['correct']} of "
             f"{point['samples']} at {point['tokens']:,} tokens, held-out book)."
         )
+        orders = point.get("by_order")
+        if orders and all(o["samples"] for o in orders.values()):
+            last, earlier = orders["asked_last"], orders["asked_earlier"]
+            note += (
+                f" It was right {last['correct']} of {last['samples']} times when the asked person's fact came "
+                f"last, {earlier['correct']} of {earlier['samples']} when another person's fact came after it."
+            )
+        return note
 
     def preview_html(self, hay: Haystack) -> str:
         """The neighbourhood of each fact, highlighted; never the whole (possibly 10 MB) text."""

@@ -109,6 +109,7 @@ def names_section(results: list[dict]) -> str:
     rows task and K, columns lengths. A model that keeps whichever room it read last is right about
     1 time in K+1: the facts come in random order."""
     rows = sorted(results, key=lambda r: (r["task"], r["other_people"]))
+    split = any(p.get("by_order") for r in rows for p in r["points"])
     segments = sorted({p["segments"] for r in rows for p in r["points"]})
     samples = sorted({p["samples"] for r in rows for p in r["points"]})
     lines = [
@@ -118,7 +119,14 @@ def names_section(results: list[dict]) -> str:
         "Each haystack holds the asked person's location fact and facts about that many other people "
         "(other names, rooms at random; Memorize opens with all of them in random order, Detect scatters "
         "them). A model that answers the last room it read, whoever it belongs to, is right about 1 time "
-        "in (other people + 1). Measured on the held-out book.",
+        "in (other people + 1). Measured on the held-out book."
+        + (
+            " In brackets, the same answers split by whether the asked person's fact was the last fact "
+            "read or came before another's: a memory that keeps only the latest room scores high on the "
+            "first and low on the second, one that keeps each person's room scores both alike."
+            if split
+            else ""
+        ),
         "",
         "| task | other people | " + " | ".join(f"{s:,} seg" for s in segments) + " |",
         "|---|---:|" + "---:|" * len(segments),
@@ -127,11 +135,20 @@ def names_section(results: list[dict]) -> str:
         cells = {p["segments"]: p for p in r["points"]}
         lines.append(
             f"| {r['task']} | {r['other_people']} | "
-            + " | ".join(f"{cells[s]['accuracy']:.0%}" if s in cells else "" for s in segments)
+            + " | ".join(names_cell(cells[s]) if s in cells else "" for s in segments)
             + " |"
         )
     lines += [""] + [f"- `{r.get('command', '')}` (on {r.get('device', '?')} {r.get('dtype', '')})" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def names_cell(point: dict) -> str:
+    """``55%``, or ``55% (last read 80%, earlier 30%)`` where the point split its answers by fact order."""
+    orders = point.get("by_order")
+    if not orders or not all(o["samples"] for o in orders.values()):
+        return f"{point['accuracy']:.0%}"
+    last, earlier = (orders[k]["correct"] / orders[k]["samples"] for k in ("asked_last", "asked_earlier"))
+    return f"{point['accuracy']:.0%} (last read {last:.0%}, earlier {earlier:.0%})"
 
 
 def replace_section(card: str, heading: str, section: str) -> str:

@@ -116,6 +116,12 @@ def test_names_section_and_update_names(tmp_path) -> None:
     header = lines.index("| task | other people | 1 seg | 4 seg |")
     assert lines[header + 2 : header + 4] == ["| memorize | 1 | 100% |  |", "| memorize | 3 | 98% | 50% |"]
     assert "- `c3` (on ? )" in lines
+    assert "In brackets" not in names_section(results)
+    split = {"asked_last": {"correct": 9, "samples": 10}, "asked_earlier": {"correct": 3, "samples": 10}}
+    results[1]["points"][0] |= {"accuracy": 0.6, "by_order": split}
+    lines = names_section(results).splitlines()
+    assert "| memorize | 1 | 60% (last read 90%, earlier 30%) |  |" in lines and "In brackets" in "\n".join(lines)
+    results[1]["points"][0] |= {"accuracy": 1.0, "by_order": None}
     card = "# m\n\n## Measured accuracy\n| task |\n\n## Needle map\nmap\n"
     (tmp_path / "README.md").write_text(card)
     update_names(tmp_path, results)

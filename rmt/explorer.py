@@ -54,6 +54,14 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def percent(fraction: float) -> str:
+    """Whole percent, except where rounding would claim a perfect or a zero score (199/200 is 99.5%)."""
+    text = f"{fraction:.0%}"
+    if text in ("100%", "0%") and fraction not in (0.0, 1.0):
+        return f"{fraction:.1%}"
+    return text
+
+
 def nearest_point(points: list[dict], num_tokens: int) -> dict:
     """The measured point whose length is nearest ``num_tokens`` on a log scale."""
     return min(points, key=lambda p: abs(math.log(p["tokens"] / max(1, num_tokens))))
@@ -292,7 +300,7 @@ class Explorer:
             return None
         point = nearest_point(points, num_tokens)
         return (
-            f"In evaluation the shipped model answered {point['accuracy']:.0%} of {task} haystacks of "
+            f"In evaluation the shipped model answered {percent(point['accuracy'])} of {task} haystacks of "
             f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, held-out book; "
             f"chance is {1 / len(self.class_names):.0%})."
             + (f" That point was measured {point['noise_note']}." if point.get("noise_note") else "")
@@ -316,7 +324,7 @@ class Explorer:
             )
         point = nearest_point(rows[0]["points"], num_tokens)
         note = (
-            f"The facts are about {len(people)} people. In evaluation this model answered {point['accuracy']:.0%} "
+            f"The facts are about {len(people)} people. In evaluation this model answered {percent(point['accuracy'])} "
             f"of Detect haystacks holding {others + 1} people's facts right ({point['correct']} of "
             f"{point['samples']} at {point['tokens']:,} tokens, held-out book)."
         )
@@ -457,7 +465,7 @@ class Explorer:
         probs = run.final_probabilities
         best = int(np.argmax(probs))
         answer = self.class_names[best]
-        lines = [f"### RMT answers **{answer}** ({probs[best]:.0%})"]
+        lines = [f"### RMT answers **{answer}** ({percent(probs[best])})"]
         if hay.answer:
             lines.append("**Correct.**" if answer == hay.answer else f"**Wrong**: the facts say **{hay.answer}**")
         if self.baseline is not None:

@@ -41,6 +41,14 @@ def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, f
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def order_split(point: dict) -> tuple[dict, dict] | None:
+    """A point's (asked_last, asked_earlier) counts, or None where it has no split or one side is empty."""
+    orders = point.get("by_order")
+    if not orders or not all(o["samples"] for o in orders.values()):
+        return None
+    return orders["asked_last"], orders["asked_earlier"]
+
+
 def evaluate_point(
     model,
     tokenizer,
@@ -63,7 +71,7 @@ def evaluate_point(
     (``by_order``): that tells a memory that keeps the latest room from one that keeps each person's.
     """
     correct = 0
-    by_order = {"asked_last": [0, 0], "asked_earlier": [0, 0]}  # [correct, samples]
+    by_order = {order: {"correct": 0, "samples": 0} for order in ("asked_last", "asked_earlier")}
     total_segments = num_segments(num_tokens, model.config.text_per_segment)
     steps = total_segments if last_segments is None else min(last_segments, total_segments)
     bar = tqdm(
@@ -97,8 +105,8 @@ def evaluate_point(
             correct += right
             if other_people:
                 counts = by_order["asked_last" if asked_fact_is_last(h) else "asked_earlier"]
-                counts[0] += right
-                counts[1] += 1
+                counts["correct"] += right
+                counts["samples"] += 1
     bar.close()
     seconds = time.perf_counter() - started
     low, high = wilson_interval(correct, samples)
@@ -113,7 +121,7 @@ def evaluate_point(
         "tokens_per_second": round(samples * num_tokens / seconds, 1),
         "depth": depth,
         "other_people": other_people,
-        "by_order": {k: {"correct": c, "samples": n} for k, (c, n) in by_order.items()} if other_people else None,
+        "by_order": by_order if other_people else None,
     }
 
 

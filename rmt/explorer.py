@@ -28,6 +28,7 @@ import torch
 from rmt import plots
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_checkpoint
 from rmt.device import inference_dtype, pick_device
+from rmt.evaluate import order_split
 from rmt.flops import PRESETS, compare
 from rmt.haystack import Haystack, build_custom_haystack, build_haystack, fact_person
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
@@ -328,9 +329,8 @@ class Explorer:
             f"of Detect haystacks holding {others + 1} people's facts right ({point['correct']} of "
             f"{point['samples']} at {point['tokens']:,} tokens, held-out book)."
         )
-        orders = point.get("by_order")
-        if orders and all(o["samples"] for o in orders.values()):
-            last, earlier = orders["asked_last"], orders["asked_earlier"]
+        if split := order_split(point):
+            last, earlier = split
             note += (
                 f" It was right {last['correct']} of {last['samples']} times when the asked person's fact came "
                 f"last, {earlier['correct']} of {earlier['samples']} when another person's fact came after it."

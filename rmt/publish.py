@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
+from rmt.evaluate import order_split
 from rmt.plots import needle_grid
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -144,10 +145,10 @@ def names_section(results: list[dict]) -> str:
 
 def names_cell(point: dict) -> str:
     """``55%``, or ``55% (last read 80%, earlier 30%)`` where the point split its answers by fact order."""
-    orders = point.get("by_order")
-    if not orders or not all(o["samples"] for o in orders.values()):
+    split = order_split(point)
+    if split is None:
         return f"{point['accuracy']:.0%}"
-    last, earlier = (orders[k]["correct"] / orders[k]["samples"] for k in ("asked_last", "asked_earlier"))
+    last, earlier = (counts["correct"] / counts["samples"] for counts in split)
     return f"{point['accuracy']:.0%} (last read {last:.0%}, earlier {earlier:.0%})"
 
 

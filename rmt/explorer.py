@@ -30,6 +30,7 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_c
 from rmt.device import inference_dtype, pick_device
 from rmt.evaluate import order_split
 from rmt.flops import PRESETS, compare
+from rmt.formatting import format_duration, percent
 from rmt.haystack import Haystack, build_custom_haystack, build_haystack, fact_person
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
 from rmt.segments import num_segments, segment_index
@@ -43,24 +44,6 @@ FLOP_PRESETS = ("minilm-l6", "bert-base", "opt-125m", "opt-1.3b", "opt-6.7b", "o
 
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def format_duration(seconds: float) -> str:
-    """'45 s', '3 min 20 s', '1 h 05 min': a remaining time a person reads at a glance."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def percent(fraction: float) -> str:
-    """Whole percent, except where rounding would claim a perfect or a zero score (199/200 is 99.5%)."""
-    text = f"{fraction:.0%}"
-    if text in ("100%", "0%") and fraction not in (0.0, 1.0):
-        return f"{fraction:.1%}"
-    return text
 
 
 def nearest_point(points: list[dict], num_tokens: int) -> dict:

@@ -12,6 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from rmt.formatting import percent
+
 MAX_MAP = 256
 FONT = {"size": 15}
 FACT_COLOUR = "rgba(255, 170, 0, 0.35)"
@@ -292,7 +294,7 @@ def needle_figure(maps: dict[str, dict[str, dict[str, float]]], text_per_segment
     for col, name in enumerate(names, start=1):
         segments, depths, table = needle_grid(maps[name])  # table: [depths, lengths]
         z = np.array([[np.nan if v is None else v for v in row] for row in table], dtype=np.float32)
-        labels = [["" if v is None else f"{v:.0%}" for v in row] for row in table]  # from the exact values, as the card
+        labels = [["" if v is None else percent(v) for v in row] for row in table]  # from the exact values, as the card
         x = [f"{int(s):,} seg" for s in segments]
         y = [f"{float(d):.0%}" for d in depths]
         hover = [

@@ -17,6 +17,7 @@ import torch
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
 from rmt.evaluate import order_split
+from rmt.formatting import percent
 from rmt.plots import needle_grid
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -100,7 +101,7 @@ def needle_section(needle: dict) -> str:
         "|---|" + "---:|" * len(segments),
     ]
     for d, row in zip(depths, table, strict=True):
-        lines.append(f"| {float(d):.0%} | " + " | ".join("" if v is None else f"{v:.0%}" for v in row) + " |")
+        lines.append(f"| {float(d):.0%} | " + " | ".join("" if v is None else percent(v) for v in row) + " |")
     lines += ["", f"`{needle.get('command', '')}` (on {needle.get('device', '?')} {needle.get('dtype', '')})".strip()]
     return "\n".join(lines) + "\n"
 
@@ -147,9 +148,9 @@ def names_cell(point: dict) -> str:
     """``55%``, or ``55% (last read 80%, earlier 30%)`` where the point split its answers by fact order."""
     split = order_split(point)
     if split is None:
-        return f"{point['accuracy']:.0%}"
+        return percent(point["accuracy"])
     last, earlier = (counts["correct"] / counts["samples"] for counts in split)
-    return f"{point['accuracy']:.0%} (last read {last:.0%}, earlier {earlier:.0%})"
+    return f"{percent(point['accuracy'])} (last read {percent(last)}, earlier {percent(earlier)})"
 
 
 def replace_section(card: str, heading: str, section: str) -> str:

@@ -108,9 +108,11 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
     elif init:
         model = load_checkpoint(init, device=device)
     elif args.tiny:
-        model = tiny_rmt(args.segment_size).to(device)
+        model = tiny_rmt(args.segment_size, num_mem_tokens=args.memory_tokens or 4).to(device)
     else:
-        model = build_rmt(backbone_dir(), RMTConfig(segment_size=args.segment_size, class_names=list(ROOMS))).to(device)
+        config = RMTConfig(segment_size=args.segment_size, class_names=list(ROOMS))
+        config.num_mem_tokens = args.memory_tokens or config.num_mem_tokens
+        model = build_rmt(backbone_dir(), config).to(device)
     model.train()
     text_len = model.config.text_per_segment
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
@@ -197,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", default="1,2,4,7", help="segments per curriculum stage")
     parser.add_argument("--init", default=None, help="checkpoint to start the first stage from")
     parser.add_argument("--segment-size", type=int, default=512)
+    parser.add_argument(
+        "--memory-tokens",
+        type=int,
+        default=None,
+        help="memory vectors of a fresh model (default 10); a run from --init keeps its checkpoint's",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--max-steps", default="400", help="steps per stage: one number, or one per stage (comma list)")
@@ -231,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         "--overfit-batches", type=int, default=0, help="cycle over this many batches (checks the loop learns)"
     )
     args = parser.parse_args(argv)
+    if args.memory_tokens is not None and args.init:
+        parser.error("--memory-tokens sets up a fresh model; a run from --init keeps the checkpoint's memory size")
+    if args.memory_tokens is not None and not 1 <= args.memory_tokens < args.segment_size - 3:
+        most = args.segment_size - 4  # at least one text token beside [CLS], [SEP] and [SEP]
+        parser.error(f"--memory-tokens must be from 1 to {most} for {args.segment_size}-position segments")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(args.device)

@@ -44,18 +44,6 @@ def test_preview_quotes_what_evaluation_measured_near_this_length(client) -> Non
     assert custom["measured_accuracy"] is None
 
 
-def test_percent_never_rounds_to_a_perfect_score() -> None:
-    from rmt.explorer import percent
-
-    assert [percent(x) for x in (1.0, 0.995, 0.93, 0.004, 0.0)] == ["100%", "99.5%", "93%", "0.4%", "0%"]
-
-
-def test_format_duration_reads_at_a_glance() -> None:
-    from rmt.explorer import format_duration
-
-    assert [format_duration(s) for s in (0.4, 59.6, 200, 3725)] == ["0 s", "1 min 00 s", "3 min 20 s", "1 h 02 min"]
-
-
 def test_stream_is_throttled_not_one_message_per_segment(client) -> None:
     hay_id, _, summary, _ = generate(client, task="detect", tokens="30000", seed=2)
     started = time.perf_counter()

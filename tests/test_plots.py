@@ -66,7 +66,7 @@ def test_time_and_change_figures_bounded() -> None:
 
 def test_needle_figure_one_panel_per_model_cells_in_place() -> None:
     maps = {
-        "RMT: detect": {"16": {"0": 0.9, "1": 1.0}, "4": {"0": 1.0, "0.5": 0.95, "1": 1.0}},
+        "RMT: detect": {"16": {"0": 0.9, "1": 0.995}, "4": {"0": 1.0, "0.5": 0.95, "1": 1.0}},
         "no memory: detect": {"4": {"0": 0.2, "1": 1.0}},
     }
     fig = plots.needle_figure(maps, text_per_segment=115)
@@ -76,6 +76,7 @@ def test_needle_figure_one_panel_per_model_cells_in_place() -> None:
     assert z.shape == (3, 2) and z.dtype == np.float32
     assert z[0, 1] == np.float32(0.9) and np.isnan(z[1, 1])  # 16 segments has no 50% cell
     assert rmt.text[0][1] == "90%" and rmt.text[1][1] == "" and rmt.text[1][0] == "95%"
+    assert rmt.text[2][1] == "99.5%" and rmt.text[2][0] == "100%"  # as the app's sentences and the card
     assert "460 tokens" in rmt.customdata[0][0]
     assert list(baseline.y) == ["0%", "100%"] and np.asarray(baseline.z)[0, 0] == np.float32(0.2)
     assert [a.text for a in fig.layout.annotations] == list(maps)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 
+import pytest
+
 from rmt.checkpoint import load_checkpoint
 from rmt.train import main
 
@@ -38,12 +40,26 @@ def test_tiny_training_decreases_loss_and_writes_a_checkpoint(tmp_path) -> None:
             "8",
             "--overfit-batches",
             "2",
+            "--memory-tokens",
+            "6",
         ]
     )
     losses = [r["loss"] for r in read_log(out)]
     assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10
     model = load_checkpoint(out / "stage-1" / "best")
     assert model.config.segment_size == 48
+    assert model.config.num_mem_tokens == 6  # --memory-tokens reaches the saved config
+    assert model.config.text_per_segment == 48 - 6 - 3
+
+
+def test_memory_tokens_are_refused_where_they_cannot_apply(tmp_path, capsys) -> None:
+    for extra, says in (
+        (["--init", str(tmp_path / "ckpt")], "keeps the checkpoint's memory size"),
+        (["--segment-size", "48"], "must be from 1 to 44"),
+    ):
+        with pytest.raises(SystemExit):
+            main(["--out", str(tmp_path / "run"), "--tiny", "--memory-tokens", "60", *extra])
+        assert says in capsys.readouterr().err
 
 
 def test_resume_continues_from_the_saved_step(tmp_path, monkeypatch) -> None:

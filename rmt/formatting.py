@@ -1,0 +1,25 @@
+"""How numbers read to a person, shared by the app's sentences, the model card and the figures.
+
+One place so that a score reads the same everywhere: the card must not say 100% where the app says
+99.5% for the same measurement.
+"""
+
+from __future__ import annotations
+
+
+def percent(fraction: float) -> str:
+    """Whole percent, except where rounding would claim a perfect or a zero score (199/200 is 99.5%)."""
+    text = f"{fraction:.0%}"
+    if text in ("100%", "0%") and fraction not in (0.0, 1.0):
+        return f"{fraction:.1%}"
+    return text
+
+
+def format_duration(seconds: float) -> str:
+    """'45 s', '3 min 20 s', '1 h 05 min': a remaining time a person reads at a glance."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

@@ -1,0 +1,13 @@
+"""Numbers as a person reads them: the app, the card and the figures share these."""
+
+from __future__ import annotations
+
+from rmt.formatting import format_duration, percent
+
+
+def test_percent_never_rounds_to_a_perfect_score() -> None:
+    assert [percent(x) for x in (1.0, 0.995, 0.93, 0.004, 0.0)] == ["100%", "99.5%", "93%", "0.4%", "0%"]
+
+
+def test_format_duration_reads_at_a_glance() -> None:
+    assert [format_duration(s) for s in (0.4, 59.6, 200, 3725)] == ["0 s", "1 min 00 s", "3 min 20 s", "1 h 02 min"]

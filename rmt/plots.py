@@ -6,6 +6,7 @@ most ``MAX_MAP`` cells a side, so a 2M-token run ships the same few hundred KB a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +31,13 @@ def base_layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+def whole_segment_ticks(axis: dict, last_segment: int) -> dict:
+    """Segments are counted, so a short run gets one tick per segment rather than Plotly's 0.5, 1.5."""
+    if last_segment <= 12:
+        return axis | {"tickmode": "linear", "tick0": 1, "dtick": 1}
+    return axis | {"tickformat": ",d"}
 
 
 def pool_indices(n: int, limit: int = MAX_MAP) -> np.ndarray:
@@ -72,7 +80,8 @@ def answer_figure(
             annotation_text="fact",
             annotation_position="top left",
         )
-    fig.update_xaxes(title="segment", range=[0.5, (total_segments or (int(x[-1]) if len(x) else 1)) + 0.5])
+    last = total_segments or (int(x[-1]) if len(x) else 1)
+    fig.update_xaxes(whole_segment_ticks({"title": "segment", "range": [0.5, last + 0.5]}, last))
     fig.update_yaxes(title="P(answer | memory so far)", range=[0, 1.02])
     return base_layout(fig, "The answer forming, segment by segment")
 
@@ -108,8 +117,10 @@ def memory_distance_figure(
         fig.add_hline(y=s + 1, line={"color": "orange", "width": 2, "dash": "dot"})
     if question_segment is not None:
         fig.add_vline(x=question_segment + 1, line={"color": "deepskyblue", "width": 2, "dash": "dot"})
-    fig.update_xaxes(title="memory after segment")
-    fig.update_yaxes(title="memory after segment", autorange="reversed")
+    marked = [*fact_segments, *([] if question_segment is None else [question_segment])]
+    last = max([int(seg[-1]) if len(seg) else 1, *(m + 1 for m in marked)])
+    fig.update_xaxes(whole_segment_ticks({"title": "memory after segment"}, last))
+    fig.update_yaxes(whole_segment_ticks({"title": "memory after segment", "autorange": "reversed"}, last))
     return base_layout(fig, "Memory over time (orange: fact segments)", height=420)
 
 
@@ -123,7 +134,7 @@ def memory_change_figure(
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="memory change", line={"width": 2}))
     for s in fact_segments:
         fig.add_vrect(x0=s + 0.5, x1=s + 1.5, fillcolor=FACT_COLOUR, line_width=0)
-    fig.update_xaxes(title="segment")
+    fig.update_xaxes(whole_segment_ticks({"title": "segment"}, int(x[-1]) if len(x) else 1))
     fig.update_yaxes(title="‖Δ memory‖ / ‖memory‖")
     return base_layout(fig, "Memory update per segment", height=300)
 
@@ -203,11 +214,18 @@ def flops_figure(
         )
         fig.add_trace(go.Scatter(x=tokens, y=rmt, name=f"{name}: RMT", line={"color": colour}))
     if marker_tokens:
-        fig.add_vline(
-            x=marker_tokens,
-            line={"color": "black", "dash": "dot"},
-            annotation_text=marker_text,
-            annotation_position="top left",
+        fig.add_vline(x=marker_tokens, line={"color": "black", "dash": "dot"})
+        # On a log axis Plotly places annotations in log10 units (shapes in data units): passing
+        # the token count itself stretched the axis to 10^2,048,000 and squashed every curve.
+        fig.add_annotation(
+            x=math.log10(marker_tokens),
+            xref="x",
+            y=1,
+            yref="y domain",
+            text=marker_text,
+            showarrow=False,
+            xanchor="right",
+            yanchor="top",
         )
     fig.update_xaxes(type="log", title="input tokens")
     fig.update_yaxes(type="log", title="forward FLOPs")

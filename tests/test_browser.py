@@ -34,9 +34,14 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         expect(page.get_by_text("RMT answers")).to_be_visible(timeout=120_000)
         expect(page.locator("#status")).to_contain_text("done")
         heatmaps = page.locator(".js-plotly-plot .heatmaplayer")
-        expect(heatmaps.first).to_be_attached(timeout=30_000)
-        assert heatmaps.count() >= 2  # memory-distance map and attention heatmap
+        expect(heatmaps.nth(1)).to_be_attached(timeout=30_000)  # memory-distance map and attention heatmap
         page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+        page.get_by_role("tab", name="Compute").click()  # the run's length marked on the FLOP curves
+        flops = page.locator(".js-plotly-plot", has_text="full attention is quadratic")
+        expect(flops).to_be_visible(timeout=30_000)
+        expect(flops).to_contain_text("this run")
+        low, high = flops.evaluate("el => el._fullLayout.xaxis.range")  # log10 of tokens, as drawn
+        assert 1 < low < 3 and 6 < high < 7.5, (low, high)  # 128 to 4M tokens, not stretched by the label
         page.get_by_role("tab", name="Accuracy").click()  # the shipped needle maps, RMT beside no memory
         needle = page.locator(".js-plotly-plot", has_text="Needle map")
         expect(needle).to_be_visible(timeout=30_000)

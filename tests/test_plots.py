@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rmt import plots
 
@@ -51,9 +52,24 @@ def test_attention_columns_are_pooled_for_huge_segments() -> None:
 
 
 def test_flops_figure_is_log_log_with_marker() -> None:
-    fig = plots.flops_figure({"m": ([1, 10], [1.0, 100.0], [1.0, 10.0])}, marker_tokens=10, marker_text="here")
+    fig = plots.flops_figure(
+        {"m": ([128, 4_000_000], [1e9, 1e18], [1e9, 1e13])}, marker_tokens=2_048_000, marker_text="here"
+    )
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
-    assert len(fig.data) == 2 and fig.layout.shapes[0].x0 == 10
+    assert len(fig.data) == 2 and fig.layout.shapes[0].x0 == 2_048_000  # shapes: data units
+    (label,) = fig.layout.annotations
+    assert label.text == "here" and label.x == pytest.approx(6.3113, abs=1e-3)  # annotations: log10 units
+
+
+def test_segment_axes_tick_whole_segments() -> None:
+    short = [
+        plots.answer_figure([0, 1, 2], np.full((3, 6), 1 / 6), list("abcdef"), [0], 3, "a").layout.xaxis,
+        plots.memory_change_figure([0, 1, 2], [1.0, 0.1, 0.1], [0]).layout.xaxis,
+        plots.memory_distance_figure([0, 1], np.eye(2, 8), [0], question_segment=2).layout.yaxis,
+    ]
+    assert all(axis.dtick == 1 and axis.tick0 == 1 for axis in short)  # 1, 2, 3: no 0.5 or 1.5 segment
+    long = plots.memory_change_figure(list(range(500)), list(np.ones(500))).layout.xaxis
+    assert long.dtick is None and long.tickformat == ",d"
 
 
 def test_time_and_change_figures_bounded() -> None:

@@ -87,10 +87,17 @@ def generate(task, tokens, depth, random_depth, seed, noise_source, noise_text, 
     return hay_id, preview, summary, gr.update(maximum=summary["segments"], value=1)
 
 
+def clear_run_view() -> tuple:
+    """A new haystack: the last run's verdict and plots were about another one, so they go
+    (the Compute tab keeps its measured time, which it labels as the last run's)."""
+    return "Haystack ready: press **Run RMT**.", "", None, None, None, None
+
+
 @gpu
 @user_errors_stream
 def run(hay_id: str) -> Iterator[tuple]:
     """Run the RMT segment by segment; streams progress, the answer forming and, at the end, the verdict."""
+    first = True
     for view in explorer.run(hay_id):
         inspect_fig = None
         segment_value = gr.update()
@@ -110,9 +117,10 @@ def run(hay_id: str) -> Iterator[tuple]:
             view.time_figure,
             view.verdict,
             segment_value,
-            inspect_fig if inspect_fig is not None else gr.update(),
+            inspect_fig if inspect_fig is not None else (None if first else gr.update()),  # no stale attention
             flops_fig,
         )
+        first = False
 
 
 def stop(hay_id: str) -> str:
@@ -238,13 +246,14 @@ def build() -> gr.Blocks:
             with gr.Accordion("Model card", open=False):
                 gr.Markdown(explorer.model_card())
 
+        run_view = [status, verdict, answer_plot, change_plot, memory_plot, attention_plot]
         generate_btn.click(
             generate,
             [task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer],
             [hay_id, preview, summary, segment],
             api_name="generate",
             concurrency_limit=4,
-        )
+        ).success(clear_run_view, None, run_view, api_visibility="private", queue=False)
         run_outputs = [
             status,
             answer_plot,
@@ -278,7 +287,9 @@ def build() -> gr.Blocks:
                 [task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer],
                 [hay_id, preview, summary, segment],
                 api_visibility="private",
-            ).success(run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
+            ).success(clear_run_view, None, run_view, api_visibility="private", queue=False).success(
+                run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
+            )
     demo.queue(max_size=int(os.environ.get("RMT_QUEUE_SIZE", 16)))
     return demo
 

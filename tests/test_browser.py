@@ -46,6 +46,12 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         needle = page.locator(".js-plotly-plot", has_text="Needle map")
         expect(needle).to_be_visible(timeout=30_000)
         assert needle.locator(".heatmaplayer").count() == 2
+        page.get_by_role("tab", name="Haystack & run").click()  # a new haystack: the old verdict must go
+        page.get_by_label("Seed", exact=False).fill("7")
+        page.get_by_role("button", name="Generate haystack").click()
+        expect(page.locator("#status")).to_contain_text("Haystack ready", timeout=60_000)
+        expect(page.get_by_text("RMT answers")).to_have_count(0)
+        expect(page.locator(".js-plotly-plot .heatmaplayer:visible")).to_have_count(0)  # no stale attention
         browser.close()
     assert (tmp_path / "app.png").stat().st_size > 10_000
 

@@ -215,8 +215,9 @@ def flops_figure(
         fig.add_trace(go.Scatter(x=tokens, y=rmt, name=f"{name}: RMT", line={"color": colour}))
     if marker_tokens:
         fig.add_vline(x=marker_tokens, line={"color": "black", "dash": "dot"})
-        # On a log axis Plotly places annotations in log10 units (shapes in data units): passing
-        # the token count itself stretched the axis to 10^2,048,000 and squashed every curve.
+        # On a log axis Plotly places annotations in log10 units (shapes in data units): the token
+        # count itself put the label at 10^tokens, off the chart or (a 250-token run) stretching the
+        # axis to 10^250 and squashing every curve.
         fig.add_annotation(
             x=math.log10(marker_tokens),
             xref="x",

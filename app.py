@@ -276,20 +276,32 @@ def build() -> gr.Blocks:
             concurrency_limit=1,
         )
         flops_btn.click(flops, flops_tokens, [flops_json, flops_plot], api_name="flops")
+        scene_runs = []
         for button, name in zip(scene_buttons, SCENES, strict=True):
-            button.click(
-                functools.partial(scene, name),
-                None,
-                [task, tokens, depth, random_depth, seed, noise_source],
-                api_visibility="private",
-            ).then(
-                generate,
-                [task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer],
-                [hay_id, preview, summary, segment],
-                api_visibility="private",
-            ).success(clear_run_view, None, run_view, api_visibility="private", queue=False).success(
-                run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
+            scene_run = (
+                button.click(
+                    functools.partial(scene, name),
+                    None,
+                    [task, tokens, depth, random_depth, seed, noise_source],
+                    api_visibility="private",
+                )
+                .then(
+                    generate,
+                    [task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer],
+                    [hay_id, preview, summary, segment],
+                    api_visibility="private",
+                )
+                .success(clear_run_view, None, run_view, api_visibility="private", queue=False)
+                .success(
+                    run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
+                )
             )
+            scene_runs.append(scene_run)
+        # A new haystack ends this visitor's run in progress: its verdict would land under the new
+        # preview, and the new run would queue behind it (a 2M-token run is ten minutes on the CPU).
+        # The cancel goes out on the click, before the new chain reaches its own run.
+        for trigger in (generate_btn, *scene_buttons):
+            trigger.click(None, None, None, cancels=[run_event, *scene_runs], api_visibility="private", queue=False)
     demo.queue(max_size=int(os.environ.get("RMT_QUEUE_SIZE", 16)))
     return demo
 

@@ -86,3 +86,26 @@ def test_closing_the_tab_ends_a_long_run(app_url) -> None:
             break
     else:
         raise AssertionError("the run kept the CPU busy 30 s after the tab closed")
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_a_new_scene_mid_run_ends_the_old_run(app_url) -> None:
+    """On stage: a 2M-token run is going, the speaker clicks a scene; the scene must not queue behind it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(app_url[0])
+        length = page.get_by_label("Length in tokens")
+        length.fill("2000000")
+        length.press("Enter")
+        page.get_by_role("button", name="Generate haystack").click()
+        expect(page.locator(".rmt-preview")).to_contain_text("2,000,000", timeout=60_000)
+        page.get_by_role("button", name="Run RMT").click()
+        expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
+        page.get_by_role("button", name="▶ Memorize · 2K tokens").click()
+        # the old run alone would hold the model for ten minutes; the scene's 18 segments take seconds
+        expect(page.locator("#status")).to_contain_text("done · segment 18 of 18", timeout=120_000)
+        expect(page.locator("#verdict")).to_contain_text("RMT answers")
+        browser.close()

@@ -56,25 +56,33 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
     assert (tmp_path / "app.png").stat().st_size > 10_000
 
 
+def start_long_run(browser, url: str):
+    """A page whose 2,000,000-token run is under way: minutes of work that something must end."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(url)
+    length = page.get_by_label("Length in tokens")
+    length.fill("2000000")
+    length.press("Enter")
+    page.get_by_role("button", name="Generate haystack").click()
+    expect(page.locator(".rmt-preview")).to_contain_text("2,000,000", timeout=60_000)
+    page.get_by_role("button", name="Run RMT").click()
+    expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
+    return page
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_closing_the_tab_ends_a_long_run(app_url) -> None:
     """A visitor who leaves mid-run must not leave a 2M-token job running on the server."""
     import time
 
     from conftest import cpu_seconds
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        page.goto(app_url[0])
-        length = page.get_by_label("Length in tokens")
-        length.fill("2000000")
-        length.press("Enter")
-        page.get_by_role("button", name="Generate haystack").click()
-        expect(page.locator(".rmt-preview")).to_contain_text("2,000,000", timeout=60_000)
-        page.get_by_role("button", name="Run RMT").click()
-        expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
+        page = start_long_run(browser, app_url[0])
         page.close()
         browser.close()
     pid = app_url[1].pid
@@ -95,15 +103,7 @@ def test_a_new_scene_mid_run_ends_the_old_run(app_url) -> None:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        page.goto(app_url[0])
-        length = page.get_by_label("Length in tokens")
-        length.fill("2000000")
-        length.press("Enter")
-        page.get_by_role("button", name="Generate haystack").click()
-        expect(page.locator(".rmt-preview")).to_contain_text("2,000,000", timeout=60_000)
-        page.get_by_role("button", name="Run RMT").click()
-        expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
+        page = start_long_run(browser, app_url[0])
         page.get_by_role("button", name="▶ Memorize · 2K tokens").click()
         # the old run alone would hold the model for ten minutes; the scene's 18 segments take seconds
         expect(page.locator("#status")).to_contain_text("done · segment 18 of 18", timeout=120_000)

@@ -30,7 +30,7 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_c
 from rmt.device import inference_dtype, pick_device
 from rmt.evaluate import order_split
 from rmt.flops import PRESETS, compare
-from rmt.formatting import format_duration, percent
+from rmt.formatting import flops_saving, format_duration, percent
 from rmt.haystack import Haystack, build_custom_haystack, build_haystack, fact_person
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
 from rmt.segments import num_segments, segment_index
@@ -541,7 +541,7 @@ class Explorer:
         text = ""
         if tokens:
             ratio = compare(PRESETS["minilm-l6"], tokens, segment, self.model.config.num_mem_tokens)["ratio"]
-            text = f"this run: {tokens:,} tokens, x{ratio:,.0f} fewer FLOPs (ours)"
+            text = f"this run: {tokens:,} tokens, {flops_saving(ratio)} (ours)"
         return plots.flops_figure(curves, tokens, text)
 
     def eval_tables(self, file_name: str = "eval.json") -> dict[str, dict]:

@@ -23,3 +23,13 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def flops_saving(ratio: float) -> str:
+    """Full-attention FLOPs over RMT's, in words. Short inputs cost RMT more (memory tokens, a
+    partly empty first segment), and 'x1 fewer' for a ratio of 0.68 would be false."""
+    if ratio >= 1.5:
+        return f"x{ratio:,.0f} fewer FLOPs"
+    if ratio >= 1 / 1.5:
+        return f"about the FLOPs of full attention (ratio {ratio:.2f})"
+    return f"x{1 / ratio:.1f} more FLOPs than full attention: too short for memory to pay"

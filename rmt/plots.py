@@ -214,6 +214,7 @@ def flops_figure(
         )
         fig.add_trace(go.Scatter(x=tokens, y=rmt, name=f"{name}: RMT", line={"color": colour}))
     if marker_tokens:
+        lengths = [t for tokens, _, _ in curves.values() for t in tokens] or [marker_tokens]
         fig.add_vline(x=marker_tokens, line={"color": "black", "dash": "dot"})
         # On a log axis Plotly places annotations in log10 units (shapes in data units): the token
         # count itself put the label at 10^tokens, off the chart or (a 250-token run) stretching the
@@ -225,7 +226,7 @@ def flops_figure(
             yref="y domain",
             text=marker_text,
             showarrow=False,
-            xanchor="right",
+            xanchor="right" if marker_tokens > math.sqrt(min(lengths) * max(lengths)) else "left",  # stay inside
             yanchor="top",
         )
     fig.update_xaxes(type="log", title="input tokens")

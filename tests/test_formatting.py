@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rmt.formatting import format_duration, percent
+from rmt.formatting import flops_saving, format_duration, percent
 
 
 def test_percent_never_rounds_to_a_perfect_score() -> None:
@@ -11,3 +11,9 @@ def test_percent_never_rounds_to_a_perfect_score() -> None:
 
 def test_format_duration_reads_at_a_glance() -> None:
     assert [format_duration(s) for s in (0.4, 59.6, 200, 3725)] == ["0 s", "1 min 00 s", "3 min 20 s", "1 h 02 min"]
+
+
+def test_flops_saving_never_calls_a_loss_a_saving() -> None:
+    assert flops_saving(774.19) == "x774 fewer FLOPs"
+    assert flops_saving(1.19) == "about the FLOPs of full attention (ratio 1.19)"
+    assert flops_saving(0.5) == "x2.0 more FLOPs than full attention: too short for memory to pay"

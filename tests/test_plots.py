@@ -59,6 +59,9 @@ def test_flops_figure_is_log_log_with_marker() -> None:
     assert len(fig.data) == 2 and fig.layout.shapes[0].x0 == 2_048_000  # shapes: data units
     (label,) = fig.layout.annotations
     assert label.text == "here" and label.x == pytest.approx(6.3113, abs=1e-3)  # annotations: log10 units
+    assert label.xanchor == "right"  # late on the axis: the label runs left of the line
+    early = plots.flops_figure({"m": ([128, 4_000_000], [1e9, 1e18], [1e9, 1e13])}, 250, "here")
+    assert early.layout.annotations[0].xanchor == "left"  # early: it runs right, not off the chart
 
 
 def test_segment_axes_tick_whole_segments() -> None:

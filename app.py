@@ -97,7 +97,6 @@ def clear_run_view() -> tuple:
 @user_errors_stream
 def run(hay_id: str) -> Iterator[tuple]:
     """Run the RMT segment by segment; streams progress, the answer forming and, at the end, the verdict."""
-    first = True
     for view in explorer.run(hay_id):
         inspect_fig = None
         segment_value = gr.update()
@@ -117,10 +116,9 @@ def run(hay_id: str) -> Iterator[tuple]:
             view.time_figure,
             view.verdict,
             segment_value,
-            inspect_fig if inspect_fig is not None else (None if first else gr.update()),  # no stale attention
+            inspect_fig if inspect_fig is not None else gr.update(),
             flops_fig,
         )
-        first = False
 
 
 def stop(hay_id: str) -> str:

@@ -137,7 +137,13 @@ def flops(tokens):
     return explorer.flops(tokens), explorer.flops_figure(int(float(tokens)))
 
 
-def scene(name: str):
+def end_previous_run(hay_id: str) -> None:
+    """A new haystack ends this visitor's run in progress, so the next run does not queue behind it."""
+    explorer.end_run(hay_id)
+
+
+def scene(name: str, hay_id: str):
+    end_previous_run(hay_id)
     task, tokens, depth, seed = SCENES[name]
     return (task, str(tokens), depth if depth is not None else 50, depth is None, seed, "valid")
 
@@ -245,7 +251,7 @@ def build() -> gr.Blocks:
                 gr.Markdown(explorer.model_card())
 
         run_view = [status, verdict, answer_plot, change_plot, memory_plot, attention_plot]
-        generate_btn.click(
+        generate_btn.click(end_previous_run, hay_id, None, api_visibility="private", queue=False).then(
             generate,
             [task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer],
             [hay_id, preview, summary, segment],
@@ -274,32 +280,20 @@ def build() -> gr.Blocks:
             concurrency_limit=1,
         )
         flops_btn.click(flops, flops_tokens, [flops_json, flops_plot], api_name="flops")
-        scene_runs = []
         for button, name in zip(scene_buttons, SCENES, strict=True):
-            scene_run = (
-                button.click(
-                    functools.partial(scene, name),
-                    None,
-                    [task, tokens, depth, random_depth, seed, noise_source],
-                    api_visibility="private",
-                )
-                .then(
-                    generate,
-                    [task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer],
-                    [hay_id, preview, summary, segment],
-                    api_visibility="private",
-                )
-                .success(clear_run_view, None, run_view, api_visibility="private", queue=False)
-                .success(
-                    run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
-                )
+            button.click(
+                functools.partial(scene, name),
+                hay_id,
+                [task, tokens, depth, random_depth, seed, noise_source],
+                api_visibility="private",
+            ).then(
+                generate,
+                [task, tokens, depth, random_depth, seed, noise_source, noise_text, facts, question, answer],
+                [hay_id, preview, summary, segment],
+                api_visibility="private",
+            ).success(clear_run_view, None, run_view, api_visibility="private", queue=False).success(
+                run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
             )
-            scene_runs.append(scene_run)
-        # A new haystack ends this visitor's run in progress: its verdict would land under the new
-        # preview, and the new run would queue behind it (a 2M-token run is ten minutes on the CPU).
-        # The cancel goes out on the click, before the new chain reaches its own run.
-        for trigger in (generate_btn, *scene_buttons):
-            trigger.click(None, None, None, cancels=[run_event, *scene_runs], api_visibility="private", queue=False)
     demo.queue(max_size=int(os.environ.get("RMT_QUEUE_SIZE", 16)))
     return demo
 

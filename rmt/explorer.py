@@ -75,6 +75,7 @@ class Entry:
     run: LiveRun | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     running: bool = False
+    superseded: bool = False  # stopped because the visitor moved on: no verdict is owed
 
 
 @dataclass
@@ -355,6 +356,22 @@ class Explorer:
         entry.stop.set()
         return "Stopping…"
 
+    def end_run(self, hay_id: str | None, wait: float = 10.0) -> None:
+        """The visitor moved on to a new haystack: end this one's run, if any, before anything new starts.
+
+        The run stops at its next segment and yields nothing more (a verdict would land under the new
+        haystack's preview); returning only once it is over keeps the next run from queueing behind it.
+        """
+        with self.lock:
+            entry = self.entries.get(hay_id or "")
+        if entry is None or not entry.running:
+            return
+        entry.superseded = True
+        entry.stop.set()
+        deadline = time.monotonic() + wait
+        while entry.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def run(self, hay_id: str | None, min_interval: float = 0.25) -> Iterator[RunView]:
         """Run the RMT over the haystack, yielding a view at most every ``min_interval`` seconds.
 
@@ -362,6 +379,7 @@ class Explorer:
         """
         entry = self.entry(hay_id)
         entry.stop.clear()
+        entry.superseded = False
         entry.running = True
         try:
             yield from self.run_entry(entry, min_interval)
@@ -390,7 +408,8 @@ class Explorer:
         if run is None:
             raise ValueError("the haystack is empty")
         entry.run = run
-        yield self.final_view(entry, fact_segments, question_segment)
+        if not entry.superseded:
+            yield self.final_view(entry, fact_segments, question_segment)
 
     def status(self, run: LiveRun) -> str:
         done = len(run.records)

@@ -121,7 +121,12 @@ def run(hay_id: str) -> Iterator[tuple]:
         )
 
 
+def request_run(hay_id: str) -> None:
+    explorer.request_run(hay_id)
+
+
 def stop(hay_id: str) -> str:
+    """Stop the run at its next segment; returns its status once it is over."""
     return explorer.stop(hay_id)
 
 
@@ -269,8 +274,12 @@ def build() -> gr.Blocks:
             attention_plot,
             flops_plot,
         ]
-        run_event = run_btn.click(run, hay_id, run_outputs, api_name="run", concurrency_id="model", concurrency_limit=1)
-        stop_btn.click(stop, hay_id, status, cancels=[run_event], api_name="stop", queue=False)
+        run_btn.click(request_run, hay_id, None, api_visibility="private", queue=False).then(
+            run, hay_id, run_outputs, api_name="run", concurrency_id="model", concurrency_limit=1
+        )
+        # No Gradio `cancels`: they would kill the run before it shows where it stopped. Stop ends a
+        # run at its next segment, or, if it still waits in the queue, before its first (request_run).
+        stop_btn.click(stop, hay_id, status, api_name="stop", queue=False)
         inspect_btn.click(
             inspect,
             [hay_id, segment, layer, head],
@@ -292,8 +301,8 @@ def build() -> gr.Blocks:
                 [hay_id, preview, summary, segment],
                 api_visibility="private",
             ).success(clear_run_view, None, run_view, api_visibility="private", queue=False).success(
-                run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
-            )
+                request_run, hay_id, None, api_visibility="private", queue=False
+            ).success(run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
     demo.queue(max_size=int(os.environ.get("RMT_QUEUE_SIZE", 16)))
     return demo
 

@@ -76,6 +76,10 @@ class Entry:
     stop: threading.Event = field(default_factory=threading.Event)
     running: bool = False
     superseded: bool = False  # stopped because the visitor moved on: no verdict is owed
+    # A run waits in the queue while another visitor's holds the model; a Stop pressed then must
+    # still count when it starts. The page notes when its run was asked for (request_run).
+    requested_at: float | None = None
+    stop_asked_at: float = -math.inf
 
 
 @dataclass
@@ -83,7 +87,7 @@ class RunView:
     """One update of a live run, ready for the page."""
 
     status: str
-    answer_figure: go.Figure
+    answer_figure: go.Figure | None
     change_figure: go.Figure | None = None
     memory_figure: go.Figure | None = None
     time_figure: go.Figure | None = None
@@ -348,13 +352,30 @@ class Explorer:
         return "\n".join(parts)
 
     # ----- running ---------------------------------------------------------------------------
-    def stop(self, hay_id: str | None) -> str:
+    def stop(self, hay_id: str | None, wait: float = 10.0) -> str:
+        """Stop the run at its next segment and return its status once it is over.
+
+        The run's own last view (where it stopped, no final answer) reaches the page first, so the
+        status returned here agrees with it instead of leaving "Stopping…" on screen.
+        """
         with self.lock:
             entry = self.entries.get(hay_id or "")
         if entry is None:
             return "Nothing is running."
+        if not entry.running:
+            entry.stop_asked_at = time.monotonic()
+            if entry.requested_at is None:
+                return "Nothing is running."
+            return "**stopped** before it started: it will not run."
         entry.stop.set()
-        return "Stopping…"
+        self.wait_until_over(entry, wait)
+        return self.status(entry.run) if entry.run is not None else "**stopped** before its first segment"
+
+    @staticmethod
+    def wait_until_over(entry: Entry, wait: float) -> None:
+        deadline = time.monotonic() + wait
+        while entry.running and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def end_run(self, hay_id: str | None, wait: float = 10.0) -> None:
         """The visitor moved on to a new haystack: end this one's run, if any, before anything new starts.
@@ -368,9 +389,14 @@ class Explorer:
             return
         entry.superseded = True
         entry.stop.set()
-        deadline = time.monotonic() + wait
-        while entry.running and time.monotonic() < deadline:
-            time.sleep(0.01)
+        self.wait_until_over(entry, wait)
+
+    def request_run(self, hay_id: str | None) -> None:
+        """The page asked for a run: a Stop from now on ends it, even while it waits in the queue."""
+        with self.lock:
+            entry = self.entries.get(hay_id or "")
+        if entry is not None:
+            entry.requested_at = time.monotonic()
 
     def run(self, hay_id: str | None, min_interval: float = 0.25) -> Iterator[RunView]:
         """Run the RMT over the haystack, yielding a view at most every ``min_interval`` seconds.
@@ -378,6 +404,14 @@ class Explorer:
         The loop itself does one step per segment; throttling only decides what the page sees.
         """
         entry = self.entry(hay_id)
+        requested_at, entry.requested_at = entry.requested_at, None
+        if requested_at is not None and entry.stop_asked_at > requested_at:
+            yield RunView(
+                "**stopped** before it started: Stop was pressed while it waited for the model.",
+                None,
+                verdict="No answer: the run was stopped before its first segment.",
+            )
+            return
         entry.stop.clear()
         entry.superseded = False
         entry.running = True
@@ -441,10 +475,18 @@ class Explorer:
         run, hay = entry.run, entry.haystack
         snaps = sorted(s for s in run.snapshots if s > 0)  # skip the learned initial memory: an outlier
         memories = np.stack([run.snapshots[s].reshape(-1).numpy() for s in snaps]) if snaps else np.zeros((0, 1))
+        # A stopped run marks only what it read: a fact 9,000 segments ahead would squash its plots.
+        read = len(run.records)
+        facts_read = [s for s in fact_segments if s < read]
+        question_read = question_segment if question_segment < read else None
         # a snapshot holds the memory *before* segment s, i.e. after segment s-1
-        memory_fig = plots.memory_distance_figure([s - 1 for s in snaps], memories, fact_segments, question_segment)
+        memory_fig = (  # a distance map needs two states: a 1-segment run or an early stop has fewer
+            plots.memory_distance_figure([s - 1 for s in snaps], memories, facts_read, question_read)
+            if len(snaps) >= 2
+            else None
+        )
         change_fig = plots.memory_change_figure(
-            [r.index for r in run.records], [r.memory_change for r in run.records], fact_segments
+            [r.index for r in run.records], [r.memory_change for r in run.records], facts_read
         )
         time_fig = plots.time_figure([r.token_end for r in run.records], run.seconds)
         return RunView(
@@ -455,7 +497,7 @@ class Explorer:
             time_fig,
             self.verdict(entry),
             done=True,
-            segment=(fact_segments[0] if fact_segments else 0) + 1,
+            segment=(facts_read[0] if facts_read else 0) + 1,
             num_segments=run.num_segments,
             tokens=hay.num_tokens,
         )

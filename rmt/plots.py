@@ -134,7 +134,8 @@ def memory_change_figure(
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="memory change", line={"width": 2}))
     for s in fact_segments:
         fig.add_vrect(x0=s + 0.5, x1=s + 1.5, fillcolor=FACT_COLOUR, line_width=0)
-    fig.update_xaxes(whole_segment_ticks({"title": "segment"}, int(x[-1]) if len(x) else 1))
+    last = max([int(x[-1]) if len(x) else 1, *(s + 1 for s in fact_segments)])  # the bands widen the axis too
+    fig.update_xaxes(whole_segment_ticks({"title": "segment"}, last))
     fig.update_yaxes(title="‖Δ memory‖ / ‖memory‖")
     return base_layout(fig, "Memory update per segment", height=300)
 

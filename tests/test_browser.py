@@ -109,3 +109,22 @@ def test_a_new_scene_mid_run_ends_the_old_run(app_url) -> None:
         expect(page.locator("#status")).to_contain_text("done · segment 18 of 18", timeout=120_000)
         expect(page.locator("#verdict")).to_contain_text("RMT answers")
         browser.close()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_stop_says_where_the_run_stopped(app_url) -> None:
+    """Stop mid-run: the page must say the run stopped and where, not hang on 'Stopping…'."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = start_long_run(browser, app_url[0])
+        page.get_by_role("button", name="Stop").click()
+        expect(page.locator("#status")).to_contain_text("stopped · segment", timeout=30_000)
+        expect(page.locator("#verdict")).to_contain_text("Stopped after")
+        expect(page.locator("#verdict")).to_contain_text("no final answer")
+        page.get_by_role("button", name="Run RMT").click()  # and the same haystack runs again
+        expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
+        page.get_by_role("button", name="Stop").click()
+        expect(page.locator("#status")).to_contain_text("stopped · segment", timeout=30_000)
+        browser.close()

@@ -73,6 +73,10 @@ def test_segment_axes_tick_whole_segments() -> None:
     assert all(axis.dtick == 1 and axis.tick0 == 1 for axis in short)  # 1, 2, 3: no 0.5 or 1.5 segment
     long = plots.memory_change_figure(list(range(500)), list(np.ones(500))).layout.xaxis
     assert long.dtick is None and long.tickformat == ",d"
+    # a run stopped after 3 segments of a 2M-token haystack whose fact lies at segment 9,000: one tick
+    # per segment over the 9,000 the fact's band spans froze the browser
+    stopped = plots.memory_change_figure([0, 1, 2], [1.0, 0.1, 0.1], [9000]).layout.xaxis
+    assert stopped.dtick is None and stopped.tickformat == ",d"
 
 
 def test_time_and_change_figures_bounded() -> None:

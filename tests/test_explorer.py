@@ -1,0 +1,72 @@
+"""The explorer's run control with the shipped model: Stop while a run waits, after it, and mid-run."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from rmt.explorer import Explorer
+
+
+@pytest.fixture(scope="module")
+def explorer() -> Explorer:
+    return Explorer(device="cpu")
+
+
+def final_view(explorer: Explorer, hay_id: str):
+    *_, last = explorer.run(hay_id)
+    return last
+
+
+def test_stop_while_waiting_in_the_queue_ends_the_run_before_it_starts(explorer) -> None:
+    hay_id, *_ = explorer.generate("memorize", 500, seed=1)
+    explorer.request_run(hay_id)  # the page asked; the run waits for another visitor's
+    assert "before it started" in explorer.stop(hay_id)
+    (view,) = list(explorer.run(hay_id))
+    assert "before it started" in view.status and "No answer" in view.verdict
+    explorer.request_run(hay_id)  # the next request is not ended by the old Stop
+    last = final_view(explorer, hay_id)
+    assert last.done and "RMT answers" in last.verdict
+
+
+def test_stop_when_nothing_runs_leaves_the_next_run_alone(explorer) -> None:
+    hay_id, *_ = explorer.generate("memorize", 500, seed=2)
+    assert explorer.stop(hay_id) == "Nothing is running."
+    explorer.request_run(hay_id)
+    assert "RMT answers" in final_view(explorer, hay_id).verdict
+    assert explorer.stop(hay_id) == "Nothing is running."  # after a finished run, too
+    assert "RMT answers" in final_view(explorer, hay_id).verdict  # an API run, with no request noted
+    assert explorer.stop("no-such-haystack") == "Nothing is running."
+
+
+def test_a_stopped_run_marks_only_what_it_read(explorer) -> None:
+    """A 256K-token Detect haystack with its fact at 90%: stopped early, its plots end where it did."""
+    hay_id, _, summary = explorer.generate("detect", 256_000, depth=90, seed=3)
+    fact_segment = summary["facts"][0]["segment"]
+    assert fact_segment > 1000
+    replies: list[str] = []
+    views = explorer.run(hay_id, min_interval=0.0)
+    first = next(views)
+    assert "running" in first.status
+    stopper = threading.Thread(target=lambda: replies.append(explorer.stop(hay_id)))
+    stopper.start()
+    *_, last = views
+    stopper.join()
+    assert "stopped" in last.status and "Stopped after" in last.verdict
+    assert replies and replies[0] == last.status  # Stop answers with where the run stopped
+    read = int(last.status.split("segment ")[1].split(" of")[0].replace(",", ""))
+    assert read < fact_segment
+    change_x = last.change_figure.data[0].x
+    assert max(change_x) == read and not last.change_figure.layout.shapes  # no band for the unread fact
+    memory = last.memory_figure  # none before two snapshots (every 9th segment here)
+    assert memory is None or (max(memory.data[0].x) <= read and not memory.layout.shapes)
+    assert last.segment == 1  # nothing read to inspect but the start
+
+
+def test_one_segment_draws_no_memory_map(explorer) -> None:
+    """One memory state (after the learned start, which is left out) is no map: the plot stays empty."""
+    hay_id, _, summary = explorer.generate("memorize", 100, seed=4)
+    assert summary["segments"] == 1
+    last = final_view(explorer, hay_id)
+    assert last.done and last.memory_figure is None and last.change_figure is not None

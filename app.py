@@ -139,7 +139,8 @@ def inspect(hay_id: str, segment, layer, head):
 @user_errors
 def flops(tokens):
     """Forward FLOPs of full attention vs RMT at this length for our backbone and the OPT family."""
-    return explorer.flops(tokens), explorer.flops_figure(int(float(tokens)))
+    num_tokens = explorer.flop_tokens(tokens)
+    return explorer.flops(num_tokens), explorer.flops_figure(num_tokens, marker="compared")
 
 
 def end_previous_run(hay_id: str) -> None:

@@ -574,13 +574,19 @@ class Explorer:
         return plots.attention_figure(matrix[rows].numpy(), [labels[r] for r in rows], labels, highlight, title)
 
     # ----- compute and accuracy --------------------------------------------------------------
-    def flops(self, tokens: int | float, segment: int | None = None) -> dict:
+    @staticmethod
+    def flop_tokens(tokens: int | float | str | None) -> int:
+        """The length to compare: empty means the paper's 2,048,000; the FLOP model stops at 10^12."""
         try:
             num_tokens = int(float(tokens)) if tokens not in (None, "") else 2_048_000
         except (TypeError, ValueError, OverflowError):
             raise ValueError(f"tokens must be a number, got {tokens!r}") from None
         if not 1 <= num_tokens <= 10**12:
             raise ValueError(f"tokens must be between 1 and 10^12 for the FLOP model, got {tokens!r}")
+        return num_tokens
+
+    def flops(self, tokens: int | float | str | None, segment: int | None = None) -> dict:
+        num_tokens = self.flop_tokens(tokens)
         segment = segment or self.model.config.segment_size
         rows = {
             name: compare(PRESETS[name], num_tokens, segment, self.model.config.num_mem_tokens) for name in FLOP_PRESETS
@@ -588,9 +594,15 @@ class Explorer:
         # as floats: FLOP counts pass 2**63, which JSON encoders for the page cannot take as integers
         return {name: {k: float(v) if k.endswith("flops") else v for k, v in row.items()} for name, row in rows.items()}
 
-    def flops_figure(self, tokens: int | None = None) -> go.Figure:
+    def flops_figure(self, tokens: int | None = None, marker: str = "this run") -> go.Figure:
+        """The FLOP curves, with ``tokens`` marked and labelled ``marker`` (a run, or a length compared).
+
+        The curves reach at least 4M tokens and always the marked length, so a mark never sits
+        beyond where they end.
+        """
         segment = self.model.config.segment_size
-        lengths = sorted({int(x) for x in np.logspace(np.log10(segment), np.log10(4_000_000), 40)})
+        end = max(4_000_000, tokens or 0)
+        lengths = sorted({int(x) for x in np.logspace(np.log10(segment), np.log10(end), 40)})
         curves = {}
         for name in ("minilm-l6", "bert-base", "opt-125m", "opt-175b"):
             rows = [compare(PRESETS[name], t, segment, self.model.config.num_mem_tokens) for t in lengths]
@@ -602,7 +614,7 @@ class Explorer:
         text = ""
         if tokens:
             ratio = compare(PRESETS["minilm-l6"], tokens, segment, self.model.config.num_mem_tokens)["ratio"]
-            text = f"this run: {tokens:,} tokens, {flops_saving(ratio)} (ours)"
+            text = f"{marker}: {tokens:,} tokens, {flops_saving(ratio)} (ours)"
         return plots.flops_figure(curves, tokens, text)
 
     def eval_tables(self, file_name: str = "eval.json") -> dict[str, dict]:

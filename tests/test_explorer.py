@@ -70,3 +70,13 @@ def test_one_segment_draws_no_memory_map(explorer) -> None:
     assert summary["segments"] == 1
     last = final_view(explorer, hay_id)
     assert last.done and last.memory_figure is None and last.change_figure is not None
+
+
+def test_a_compared_length_is_labelled_as_such_and_the_curves_reach_it(explorer) -> None:
+    fig = explorer.flops_figure(10**9, marker="compared")
+    (label,) = fig.layout.annotations
+    assert label.text.startswith("compared: 1,000,000,000 tokens")  # not "this run": nothing ran
+    assert all(max(trace.x) >= 10**9 for trace in fig.data if trace.x is not None and len(trace.x) > 2)
+    assert explorer.flop_tokens(None) == 2_048_000  # an emptied box compares the paper's length
+    with pytest.raises(ValueError, match="between 1 and 10"):
+        explorer.flop_tokens(0)

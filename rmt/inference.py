@@ -163,6 +163,8 @@ def live_run(
     for i, (a, b) in enumerate(bounds):
         if stop is not None and stop.is_set():
             run.stopped = True
+            if not run.records:  # stopped before its first segment: the caller still learns so
+                yield run
             break
         if i % run.snapshot_every == 0:
             run.snapshots[i] = memory.detach().float().cpu().clone()

@@ -57,7 +57,7 @@ def answer_figure(
 ) -> go.Figure:
     """Probability of each answer after each segment: the answer forming as facts are read."""
     fig = go.Figure()
-    probs = np.asarray(probabilities, dtype=np.float32).reshape(len(segments), -1)
+    probs = np.asarray(probabilities, dtype=np.float32).reshape(len(segments), len(class_names))
     keep = pool_indices(len(segments), 2000)
     x = np.asarray(segments, dtype=np.int32)[keep] + 1
     for c, name in enumerate(class_names):

@@ -80,3 +80,13 @@ def test_a_compared_length_is_labelled_as_such_and_the_curves_reach_it(explorer)
     assert explorer.flop_tokens(None) == 2_048_000  # an emptied box compares the paper's length
     with pytest.raises(ValueError, match="between 1 and 10"):
         explorer.flop_tokens(0)
+
+
+def test_a_stop_before_the_first_segment_is_a_stopped_run_not_an_error(explorer) -> None:
+    """Stop can land between the run's start and its first segment; once this said 'the haystack is empty'."""
+    hay_id, *_ = explorer.generate("memorize", 500, seed=5)
+    entry = explorer.entry(hay_id)
+    entry.stop.set()
+    *_, view = explorer.run_entry(entry, 0.0)
+    assert view.done and "stopped · segment 0 of 5" in view.status.replace("**", "")
+    assert view.verdict.startswith("Stopped after 0 of 5 segments")

@@ -53,6 +53,9 @@ def test_live_run_stops_when_asked(tiny) -> None:
         if len(runs) == 3:
             stop.set()
     assert runs[-1].stopped and len(runs[-1].records) == 3
+    stop.set()  # a Stop that lands before the first segment still ends in one (empty, stopped) run
+    (run,) = live_run(tiny, ids, [40], stop=stop)
+    assert run.stopped and not run.records
 
 
 def test_live_run_keeps_a_bounded_number_of_snapshots(tiny) -> None:

@@ -1,0 +1,35 @@
+"""The binding probe: a linear probe that can fail, and the CLI on the shipped model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rmt.binding import fit_probe, main
+
+RMT = str(Path(__file__).resolve().parent.parent / "checkpoints" / "rmt-minilm-babi")
+
+
+def test_probe_reads_what_is_there_and_not_what_is_not() -> None:
+    torch.manual_seed(0)
+    labels = torch.randint(0, 6, (400,))
+    features = torch.randn(400, 32)
+    features[:, :6] += 8 * torch.nn.functional.one_hot(labels, 6)  # the label written in plainly
+    readable = fit_probe(features, labels.tolist(), 300)
+    assert readable["test"] > 0.95
+    noise = fit_probe(torch.randn(400, 32), labels.tolist(), 300)  # nothing to read: near 1/6 held out
+    assert noise["test"] < 0.35
+
+
+def test_cli_on_the_shipped_model(capsys) -> None:
+    result = main(["--checkpoint", RMT, "--others", "1", "--samples", "40", "--json"])
+    assert json.loads(capsys.readouterr().out) == result
+    assert result["held_out"] == 10 and result["chance"] == 0.5
+    model = result["model"]
+    assert 0 <= model["asked_room"] <= 1 and model["asked_room"] + model["other_room"] <= 1
+    assert set(result["probe"]) == {"train", "test"}
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", RMT, "--others", "4"])

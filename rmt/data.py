@@ -19,6 +19,7 @@ class Batch:
     token_ids: list[np.ndarray]
     labels: list[int]
     tasks: list[str]
+    question_starts: list[int | None]  # where the question begins when it is a segment of its own
 
 
 def task_list(spec: str) -> list[str]:
@@ -45,11 +46,13 @@ def make_sample(
     noise: str,
     question_alone_prob: float = 0.0,
     other_people_prob: float = 0.0,
-) -> Haystack:
-    """One haystack; sometimes the question sits alone in the last segment.
+) -> tuple[Haystack, int | None]:
+    """One haystack, and where its question starts if the question is to be a segment of its own.
 
     The app asks "what would the model answer now?" after every segment by feeding the question
     alone with the current memory; training on that layout too makes that live answer honest.
+    Right-aligned segmentation cannot put a short question alone in the last segment (it would
+    fill that segment from the text before it), so the start is handed on to ``segment_batch``.
     With ``other_people_prob`` a Memorize or Detect haystack also holds facts about 1-3 other
     people, so the model must keep each room with its name (the rng is only drawn from when it
     is set, so older runs' batches stay the same).
@@ -64,9 +67,10 @@ def make_sample(
         )
         question_len = hay.num_tokens - hay.question_token_start
         length = (num_segments - 1) * text_per_segment + question_len
-    else:
-        length = sample_length(num_segments, text_per_segment, rng)
-    return build_haystack(task, length, tokenizer, seed=seed, noise=noise, other_people=others)
+        hay = build_haystack(task, length, tokenizer, seed=seed, noise=noise, other_people=others)
+        return hay, hay.question_token_start  # (num_segments - 1) full segments, then the question
+    length = sample_length(num_segments, text_per_segment, rng)
+    return build_haystack(task, length, tokenizer, seed=seed, noise=noise, other_people=others), None
 
 
 def parse_mix(spec: str | None) -> dict[str, float]:
@@ -91,8 +95,10 @@ def make_batch(
 ) -> Batch:
     weights = [(mix or TASK_MIX)[t] for t in tasks]
     chosen = rng.choices(tasks, weights=weights, k=batch_size)
-    hays = [
+    samples = [
         make_sample(t, num_segments, text_per_segment, tokenizer, rng, noise, question_alone_prob, other_people_prob)
         for t in chosen
     ]
-    return Batch([h.token_ids for h in hays], [ROOMS.index(h.answer) for h in hays], chosen)
+    return Batch(
+        [h.token_ids for h, _ in samples], [ROOMS.index(h.answer) for h, _ in samples], chosen, [q for _, q in samples]
+    )

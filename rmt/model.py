@@ -118,14 +118,20 @@ class RecurrentMemoryTransformer(nn.Module):
         seg = pack_segment([question_ids] * memory.shape[0], self.config, torch.ones(memory.shape[0], dtype=torch.bool))
         return self.step(memory, seg.input_ids.to(self.device), seg.attention_mask.to(self.device)).logits
 
-    def forward(self, token_ids: Sequence[Sequence[int]], truncate_bptt: int | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        token_ids: Sequence[Sequence[int]],
+        truncate_bptt: int | None = None,
+        question_starts: Sequence[int | None] | None = None,
+    ) -> torch.Tensor:
         """Classify a batch of token-id sequences of any (different) lengths; returns [B, C] logits.
 
         Sequences are split right-aligned, so every sample's last segment ends together and the
         shorter samples simply join later with the initial memory. ``truncate_bptt=k`` lets the
         gradient flow through only the last k segments (None = full BPTT, as in the paper).
+        ``question_starts`` puts a sample's question in a segment of its own (see ``segment_batch``).
         """
-        segments = segment_batch(token_ids, self.config)
+        segments = segment_batch(token_ids, self.config, question_starts)
         return self.run_segments(segments, truncate_bptt=truncate_bptt)
 
     def run_segments(self, segments: list[Segment], truncate_bptt: int | None = None) -> torch.Tensor:

@@ -74,9 +74,21 @@ def pack_segment(texts: list[Sequence[int]], config: RMTConfig, active: torch.Te
     return Segment(input_ids, attention_mask, active, [list(t) for t in texts])
 
 
-def segment_batch(token_ids: Sequence[Sequence[int]], config: RMTConfig) -> list[Segment]:
-    """All segments of a batch, aligned on the last one."""
-    chunks = [split_right_aligned(ids, config.text_per_segment) for ids in token_ids]
+def segment_batch(
+    token_ids: Sequence[Sequence[int]], config: RMTConfig, question_starts: Sequence[int | None] | None = None
+) -> list[Segment]:
+    """All segments of a batch, aligned on the last one.
+
+    ``question_starts[i]`` (where given) makes sample i's question a last segment of its own, after
+    its text split as usual: the layout of the app's live answer (``RecurrentMemoryTransformer.answer``).
+    """
+    starts = question_starts or [None] * len(token_ids)
+    chunks = [
+        split_right_aligned(ids, config.text_per_segment)
+        if q is None
+        else [*split_right_aligned(ids[:q], config.text_per_segment), ids[q:]]
+        for ids, q in zip(token_ids, starts, strict=True)
+    ]
     total = max(len(c) for c in chunks)
     segments = []
     for step in range(total):

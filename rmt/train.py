@@ -62,7 +62,7 @@ def validate(model: RecurrentMemoryTransformer, batches, device, autocast) -> fl
     correct = total = 0
     for batch in batches:
         with autocast():
-            logits = model(batch.token_ids)
+            logits = model(batch.token_ids, question_starts=batch.question_starts)
         correct += int((logits.argmax(-1).cpu() == torch.tensor(batch.labels)).sum())
         total += len(batch.labels)
     model.train()
@@ -158,7 +158,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             args.other_people,
         )
         with autocast():
-            logits = model(batch.token_ids, truncate_bptt=args.truncate_bptt)
+            logits = model(batch.token_ids, truncate_bptt=args.truncate_bptt, question_starts=batch.question_starts)
         loss = loss_fn(logits.float(), torch.tensor(batch.labels, device=device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -214,7 +214,25 @@ def test_training_samples_with_other_people(tokenizer) -> None:
     from rmt.data import make_sample
 
     rng = random.Random(0)
-    counts = [len(make_sample("detect", 2, 115, tokenizer, rng, "train", 0.0, 1.0).facts) for _ in range(12)]
+    counts = [len(make_sample("detect", 2, 115, tokenizer, rng, "train", 0.0, 1.0)[0].facts) for _ in range(12)]
     assert min(counts) >= 2 and max(counts) <= 4
-    assert len(make_sample("reasoning", 2, 115, tokenizer, rng, "train", 0.0, 1.0).facts) == 2
-    assert len(make_sample("memorize", 2, 115, tokenizer, rng, "train", 0.0, 0.0).facts) == 1
+    assert len(make_sample("reasoning", 2, 115, tokenizer, rng, "train", 0.0, 1.0)[0].facts) == 2
+    assert len(make_sample("memorize", 2, 115, tokenizer, rng, "train", 0.0, 0.0)[0].facts) == 1
+
+
+@pytest.mark.parametrize("segments", [2, 5])
+def test_question_alone_samples_end_in_a_segment_holding_only_the_question(tokenizer, segments: int) -> None:
+    """Until session 11 these samples had the question share a full segment with the text before it."""
+    import random
+
+    from rmt.data import make_batch
+    from rmt.model import RMTConfig
+    from rmt.segments import segment_batch
+
+    config = RMTConfig(num_mem_tokens=10, segment_size=48)
+    batch = make_batch(["memorize"], segments, 6, config.text_per_segment, tokenizer, random.Random(1), "train", 1.0)
+    assert batch.question_starts == [(segments - 1) * config.text_per_segment] * 6
+    split = segment_batch(batch.token_ids, config, batch.question_starts)
+    assert len(split) == segments
+    assert all(tokenizer.decode(t).startswith("where is") for t in split[-1].text_ids)
+    assert all(len(t) == config.text_per_segment for t in split[-2].text_ids)  # the text before: full segments

@@ -105,3 +105,18 @@ def test_fp16_checkpoint_is_close(tiny, tmp_path) -> None:
     loaded = load_checkpoint(tmp_path / "ckpt")
     seq = list(range(10, 70))
     torch.testing.assert_close(loaded([seq]), tiny([seq]), atol=2e-2, rtol=2e-2)
+
+
+def test_a_question_alone_in_training_is_the_apps_live_answer(tiny) -> None:
+    """Training's question-alone samples must have the layout the app asks the live question in."""
+    text = tiny.config.text_per_segment
+    body, question = [(7 * i) % 150 + 5 for i in range(2 * text)], [40, 41, 42]
+    with torch.no_grad():
+        trained = tiny([body + question], question_starts=[2 * text])
+        memory = tiny.init_memory(1)
+        for _, step in tiny.iter_steps(body):
+            memory = step.memory
+        live = tiny.answer(memory, question)
+        plain = tiny([body + question])
+    assert torch.allclose(trained, live, atol=1e-5)
+    assert not torch.allclose(trained, plain, atol=1e-5)  # and not the right-aligned split of the same ids

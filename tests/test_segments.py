@@ -44,3 +44,14 @@ def test_batch_of_mixed_lengths_aligns_on_the_last_segment() -> None:
     assert segments[-1].active.tolist() == [True, True]
     assert segments[-1].text_ids == [[7, 8, 9, 10, 11], [0, 1, 2]]
     assert segments[-1].attention_mask.sum(1).tolist() == [2 + 2 + 5 + 1, 2 + 2 + 3 + 1]
+
+
+def test_a_question_start_makes_the_question_a_segment_of_its_own() -> None:
+    """Right alignment alone would fill the last segment from the text before a short question."""
+    config = RMTConfig(num_mem_tokens=2, segment_size=10)  # 5 text tokens per segment
+    body, question = list(range(10)), [50, 51]
+    plain = segment_batch([body + question], config)
+    assert plain[-1].text_ids == [[7, 8, 9, 50, 51]]  # what the old "question alone" samples were
+    alone = segment_batch([body + question, list(range(12))], config, [10, None])
+    assert [s.text_ids[0] for s in alone] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [50, 51]]
+    assert alone[-1].text_ids[1] == [7, 8, 9, 10, 11]  # the other sample is split as before

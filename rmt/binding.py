@@ -13,7 +13,8 @@ the question about one fixed person ends the second. Two readings of the same ha
   fixed person, so it needs the memory to keep that person's room apart from the others'.
 
 A probe far above the model means the memory holds who went where and the second segment fails
-to read it out; a probe near chance means the first segment never wrote it.
+to read it out; a probe near chance means the first segment never wrote it. ``--question-alone``
+makes the second segment the question alone (the app's live answer), with no book text beside it.
 """
 
 from __future__ import annotations
@@ -28,37 +29,48 @@ import torch
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer
 from rmt.device import pick_device
-from rmt.haystack import build_custom_haystack
+from rmt.haystack import build_custom_haystack, count_tokens
 from rmt.inference import prepare_for_inference
 from rmt.segments import segment_batch
 from rmt.tasks import NAMES, ROOMS, VERBS
 
 
 def binding_haystacks(
-    tokenizer, text_per_segment: int, samples: int, others: int, asked: str = "Mary", seed: int = 0
-) -> tuple[list[np.ndarray], list[list[int]]]:
-    """Two-segment haystacks: token ids, and each one's rooms as class ids, the asked person's first."""
+    tokenizer,
+    text_per_segment: int,
+    samples: int,
+    others: int,
+    asked: str = "Mary",
+    seed: int = 0,
+    question_alone: bool = False,
+) -> tuple[list[np.ndarray], list[list[int]], list[int | None]]:
+    """Two-segment haystacks: token ids, each one's rooms as class ids (the asked person's first),
+    and where the question starts when it is to be a segment of its own."""
     rng = random.Random(seed)
+    question = f"Where is {asked}?"
+    length = text_per_segment + (count_tokens([question], tokenizer) if question_alone else text_per_segment)
     token_ids, room_ids = [], []
     for i in range(samples):
         people = [asked, *rng.sample([n for n in NAMES if n != asked], others)]
         rooms = rng.sample(ROOMS, len(people))
         facts = [f"{p} {rng.choice(VERBS)} to the {r}." for p, r in zip(people, rooms, strict=True)]
         rng.shuffle(facts)
-        hay = build_custom_haystack(
-            None, facts, f"Where is {asked}?", 2 * text_per_segment, tokenizer, answer=rooms[0], depth=0.0, seed=i
-        )
+        hay = build_custom_haystack(None, facts, question, length, tokenizer, answer=rooms[0], depth=0.0, seed=i)
         token_ids.append(hay.token_ids)
         room_ids.append([ROOMS.index(r) for r in rooms])
-    return token_ids, room_ids
+    starts = [text_per_segment if question_alone else None] * samples
+    return token_ids, room_ids, starts
 
 
 @torch.inference_mode()
-def memory_and_answers(model, token_ids: list[np.ndarray], batch_size: int = 100) -> tuple[torch.Tensor, np.ndarray]:
+def memory_and_answers(
+    model, token_ids: list[np.ndarray], question_starts: list[int | None], batch_size: int = 100
+) -> tuple[torch.Tensor, np.ndarray]:
     """The memory after the first segment, flattened [N, M*H], and the model's answers [N]."""
     memories, answers = [], []
     for start in range(0, len(token_ids), batch_size):
-        first, second = segment_batch(token_ids[start : start + batch_size], model.config)  # exactly two
+        rows = slice(start, start + batch_size)
+        first, second = segment_batch(token_ids[rows], model.config, question_starts[rows])  # exactly two
         memory = model.init_memory(len(first.text_ids))
         written = model.step(memory, first.input_ids.to(model.device), first.attention_mask.to(model.device))
         read = model.step(written.memory, second.input_ids.to(model.device), second.attention_mask.to(model.device))
@@ -95,6 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--question-alone", action="store_true", help="the second segment holds only the question")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if not 1 <= args.others <= len(NAMES) - 1:
@@ -103,10 +116,10 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--samples must be at least 20: the probe trains on three quarters of them")
     model = prepare_for_inference(load_checkpoint(args.checkpoint), pick_device(args.device))
     tokenizer = load_checkpoint_tokenizer(args.checkpoint)
-    token_ids, rooms = binding_haystacks(
-        tokenizer, model.config.text_per_segment, args.samples, args.others, args.asked, args.seed
+    token_ids, rooms, starts = binding_haystacks(
+        tokenizer, model.config.text_per_segment, args.samples, args.others, args.asked, args.seed, args.question_alone
     )
-    memories, answers = memory_and_answers(model, token_ids, args.batch_size)
+    memories, answers = memory_and_answers(model, token_ids, starts, args.batch_size)
     train = int(0.75 * args.samples)
     asked = [r[0] for r in rooms]
     held_out = list(zip(answers[train:], rooms[train:], strict=True))
@@ -114,6 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
         "checkpoint": args.checkpoint,
         "others": args.others,
         "asked": args.asked,
+        "question_alone": args.question_alone,
         "samples": args.samples,
         "held_out": args.samples - train,
         "chance": 1 / (args.others + 1),

@@ -31,5 +31,25 @@ def test_cli_on_the_shipped_model(capsys) -> None:
     model = result["model"]
     assert 0 <= model["asked_room"] <= 1 and model["asked_room"] + model["other_room"] <= 1
     assert set(result["probe"]) == {"train", "test"}
+    alone = main(["--checkpoint", RMT, "--others", "3", "--samples", "20", "--question-alone"])
+    assert alone["question_alone"] and alone["chance"] == 0.25
+    assert alone["model"]["asked_room"] + alone["model"]["other_room"] <= 1
     with pytest.raises(SystemExit):
         main(["--checkpoint", RMT, "--others", "4"])
+
+
+@pytest.mark.parametrize("alone", [False, True])
+def test_haystacks_are_two_segments_facts_first_question_last(tokenizer, alone: bool) -> None:
+    from rmt.binding import binding_haystacks
+    from rmt.model import RMTConfig
+    from rmt.segments import segment_batch
+
+    config = RMTConfig(num_mem_tokens=10, segment_size=128)
+    ids, rooms, starts = binding_haystacks(tokenizer, config.text_per_segment, 4, 2, question_alone=alone)
+    first, second = segment_batch(ids, config, starts)
+    assert all(len(set(r)) == 3 for r in rooms)  # three people, three different rooms
+    for text_first, text_second in zip(first.text_ids, second.text_ids, strict=True):
+        named = sum(tokenizer.decode(text_first).count(name) for name in ("mary", "john", "daniel", "sandra"))
+        assert named >= 3  # the three facts (the book may name a John of its own)
+        assert tokenizer.decode(text_second).endswith("where is mary?")
+        assert (tokenizer.decode(text_second) == "where is mary?") == alone

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+@needs_chromium
 def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -56,35 +61,37 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
     assert (tmp_path / "app.png").stat().st_size > 10_000
 
 
-def start_long_run(browser, url: str):
+@contextlib.contextmanager
+def long_run_page(url: str) -> Iterator:
     """A page whose 2,000,000-token run is under way: minutes of work that something must end."""
-    from playwright.sync_api import expect
+    from playwright.sync_api import expect, sync_playwright
 
-    page = browser.new_page(viewport={"width": 1400, "height": 1800})
-    page.goto(url)
-    length = page.get_by_label("Length in tokens")
-    length.fill("2000000")
-    length.press("Enter")
-    page.get_by_role("button", name="Generate haystack").click()
-    expect(page.locator(".rmt-preview")).to_contain_text("2,000,000", timeout=60_000)
-    page.get_by_role("button", name="Run RMT").click()
-    expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
-    return page
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.goto(url)
+            length = page.get_by_label("Length in tokens")
+            length.fill("2000000")
+            length.press("Enter")
+            page.get_by_role("button", name="Generate haystack").click()
+            expect(page.locator(".rmt-preview")).to_contain_text("2,000,000", timeout=60_000)
+            page.get_by_role("button", name="Run RMT").click()
+            expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
+            yield page
+        finally:
+            browser.close()
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+@needs_chromium
 def test_closing_the_tab_ends_a_long_run(app_url) -> None:
     """A visitor who leaves mid-run must not leave a 2M-token job running on the server."""
     import time
 
     from conftest import cpu_seconds
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = start_long_run(browser, app_url[0])
+    with long_run_page(app_url[0]) as page:
         page.close()
-        browser.close()
     pid = app_url[1].pid
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -96,29 +103,24 @@ def test_closing_the_tab_ends_a_long_run(app_url) -> None:
         raise AssertionError("the run kept the CPU busy 30 s after the tab closed")
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+@needs_chromium
 def test_a_new_scene_mid_run_ends_the_old_run(app_url) -> None:
     """On stage: a 2M-token run is going, the speaker clicks a scene; the scene must not queue behind it."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = start_long_run(browser, app_url[0])
+    with long_run_page(app_url[0]) as page:
         page.get_by_role("button", name="▶ Memorize · 2K tokens").click()
         # the old run alone would hold the model for ten minutes; the scene's 18 segments take seconds
         expect(page.locator("#status")).to_contain_text("done · segment 18 of 18", timeout=120_000)
         expect(page.locator("#verdict")).to_contain_text("RMT answers")
-        browser.close()
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+@needs_chromium
 def test_stop_says_where_the_run_stopped(app_url) -> None:
     """Stop mid-run: the page must say the run stopped and where, not hang on 'Stopping…'."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = start_long_run(browser, app_url[0])
+    with long_run_page(app_url[0]) as page:
         page.get_by_role("button", name="Stop").click()
         expect(page.locator("#status")).to_contain_text("stopped · segment", timeout=30_000)
         expect(page.locator("#verdict")).to_contain_text("Stopped after")
@@ -127,4 +129,3 @@ def test_stop_says_where_the_run_stopped(app_url) -> None:
         expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
         page.get_by_role("button", name="Stop").click()
         expect(page.locator("#status")).to_contain_text("stopped · segment", timeout=30_000)
-        browser.close()

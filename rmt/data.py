@@ -46,6 +46,7 @@ def make_sample(
     noise: str,
     question_alone_prob: float = 0.0,
     other_people_prob: float = 0.0,
+    asked: tuple[str, ...] = NAMES,
 ) -> tuple[Haystack, int | None]:
     """One haystack, and where its question starts if the question is to be a segment of its own.
 
@@ -63,14 +64,21 @@ def make_sample(
         others = rng.randint(1, len(NAMES) - 1)
     if num_segments > 1 and rng.random() < question_alone_prob:
         hay = build_haystack(
-            task, (num_segments - 1) * text_per_segment + 1, tokenizer, seed=seed, noise=noise, other_people=others
+            task,
+            (num_segments - 1) * text_per_segment + 1,
+            tokenizer,
+            seed=seed,
+            noise=noise,
+            other_people=others,
+            asked=asked,
         )
         question_len = hay.num_tokens - hay.question_token_start
         length = (num_segments - 1) * text_per_segment + question_len
-        hay = build_haystack(task, length, tokenizer, seed=seed, noise=noise, other_people=others)
+        hay = build_haystack(task, length, tokenizer, seed=seed, noise=noise, other_people=others, asked=asked)
         return hay, hay.question_token_start  # (num_segments - 1) full segments, then the question
     length = sample_length(num_segments, text_per_segment, rng)
-    return build_haystack(task, length, tokenizer, seed=seed, noise=noise, other_people=others), None
+    hay = build_haystack(task, length, tokenizer, seed=seed, noise=noise, other_people=others, asked=asked)
+    return hay, None
 
 
 def parse_mix(spec: str | None) -> dict[str, float]:
@@ -92,11 +100,14 @@ def make_batch(
     question_alone_prob: float = 0.0,
     mix: dict[str, float] | None = None,
     other_people_prob: float = 0.0,
+    asked: tuple[str, ...] = NAMES,
 ) -> Batch:
     weights = [(mix or TASK_MIX)[t] for t in tasks]
     chosen = rng.choices(tasks, weights=weights, k=batch_size)
     samples = [
-        make_sample(t, num_segments, text_per_segment, tokenizer, rng, noise, question_alone_prob, other_people_prob)
+        make_sample(
+            t, num_segments, text_per_segment, tokenizer, rng, noise, question_alone_prob, other_people_prob, asked
+        )
         for t in chosen
     ]
     return Batch(

@@ -225,13 +225,15 @@ def build_haystack(
     noise: str | NoiseCorpus = "valid",
     sample: TaskSample | None = None,
     other_people: int = 0,
+    asked: tuple[str, ...] = NAMES,
 ) -> Haystack:
     """A task haystack of exactly ``num_tokens`` tokens (more only if the facts alone are longer).
 
     ``depth`` in [0, 1] places the fact(s) at that fraction of the noise; None places them at
     random (Memorize always puts its facts first). ``noise`` is a split name, a text file path, or a
     corpus already built from a user's text. ``other_people`` adds that many facts about other
-    names (Memorize and Detect), which the answer must not be taken from.
+    names (Memorize and Detect), which the answer must not be taken from; ``asked``, whom the
+    question may ask about.
     """
     task = check_task(task)
     check_length(num_tokens)
@@ -240,7 +242,9 @@ def build_haystack(
     if not 0 <= other_people < len(NAMES):
         raise ValueError(f"other people must be between 0 and {len(NAMES) - 1}, got {other_people}")
     rng = random.Random(f"{task}:{seed}")
-    sample = sample or make_task(task, rng, other_people)
+    if not asked or any(name not in NAMES for name in asked):
+        raise ValueError(f"asked names must be among {', '.join(NAMES)}, got {', '.join(asked) or 'none'}")
+    sample = sample or make_task(task, rng, other_people, asked)
     corpus = noise if isinstance(noise, NoiseCorpus) else load_corpus(noise, tokenizer)
     fixed = count_tokens([*sample.facts, sample.question], tokenizer)
     window = noise_window(corpus, rng.randrange(corpus.num_sentences), max(0, num_tokens - fixed), tokenizer)

@@ -72,8 +72,11 @@ def relation_facts(rng: random.Random) -> tuple[list[str], str, str]:
     return facts, question, asked
 
 
-def make_task(task: str, rng: random.Random, other_people: int = 0) -> TaskSample:
+def make_task(task: str, rng: random.Random, other_people: int = 0, asked: tuple[str, ...] = NAMES) -> TaskSample:
     """One sample; ``other_people`` (0-3) adds facts about other names to Memorize and Detect.
+
+    ``asked`` narrows whom the question may ask about (the others still come from all names): a
+    curriculum can teach reading one person's room before steering the reading by the name.
 
     The facts are shuffled: Memorize opens with all of them, so "the first fact" is no shortcut
     for "the asked person's fact". Reasoning has no people, so it ignores ``other_people``.
@@ -82,7 +85,7 @@ def make_task(task: str, rng: random.Random, other_people: int = 0) -> TaskSampl
     if task == "reasoning":
         facts, question, answer = relation_facts(rng)
         return TaskSample(facts, question, answer, at_start=False)
-    name = rng.choice(NAMES)
+    name = rng.choice(asked)
     fact, question, answer = location_fact(rng, name)
     facts = [fact]
     if other_people:

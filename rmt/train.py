@@ -27,7 +27,7 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_chec
 from rmt.data import make_batch, parse_mix, task_list
 from rmt.device import cpu_has_fast_bf16, pick_device
 from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
-from rmt.tasks import ROOMS
+from rmt.tasks import NAMES, ROOMS
 
 
 def tiny_rmt(
@@ -135,6 +135,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             valid_rng,
             args.valid_noise,
             other_people_prob=args.other_people,
+            asked=args.asked,
         )
         for _ in range(max(1, args.valid_samples // args.eval_batch))
     ]
@@ -156,6 +157,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             args.question_alone,
             parse_mix(args.mix),
             args.other_people,
+            args.asked,
         )
         with autocast():
             logits = model(batch.token_ids, truncate_bptt=args.truncate_bptt, question_starts=batch.question_starts)
@@ -224,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
         help="share of Memorize/Detect samples (training and validation) that also hold facts about 1-3 other people",
     )
     parser.add_argument("--truncate-bptt", type=int, default=None, help="backprop through the last k segments only")
+    parser.add_argument(
+        "--asked",
+        type=lambda spec: tuple(name.strip().capitalize() for name in spec.split(",")),
+        default=NAMES,
+        help=f"whom Memorize/Detect questions may ask about (training and validation), e.g. Mary,John; "
+        f"default all of {','.join(NAMES)}",
+    )
     parser.add_argument("--noise", default="train", help="training noise: train books or a text FILE")
     parser.add_argument("--valid-noise", default="valid", help="validation noise: the held-out book")
     parser.add_argument("--seed", type=int, default=0)
@@ -239,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         "--overfit-batches", type=int, default=0, help="cycle over this many batches (checks the loop learns)"
     )
     args = parser.parse_args(argv)
+    if unknown := [name for name in args.asked if name not in NAMES]:
+        parser.error(f"--asked: {', '.join(unknown)} is not one of the names {', '.join(NAMES)}")
     if args.memory_tokens is not None and args.init:
         parser.error("--memory-tokens sets up a fresh model; a run from --init keeps the checkpoint's memory size")
     if args.memory_tokens is not None and not 1 <= args.memory_tokens < args.segment_size - 3:

@@ -103,3 +103,21 @@ def test_resume_continues_from_the_saved_step(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(rmt.train, "make_batch", real_make_batch)
     main(args)
     assert [r["step"] for r in read_log(out)] == [1, 2, 3, 4, 5, 6, 7, 7, 8, 9, 10]
+
+
+def test_asked_names_narrow_the_questions_not_the_other_people(tmp_path, capsys, tokenizer) -> None:
+    import random
+
+    from rmt.data import make_batch
+
+    batch = make_batch(
+        ["memorize", "detect"], 2, 16, 115, tokenizer, random.Random(0), other_people_prob=1.0, asked=("Mary",)
+    )
+    texts = [tokenizer.decode(ids) for ids in batch.token_ids]
+    assert all(text.endswith("where is mary?") for text in texts)
+    assert any("john" in text or "daniel" in text or "sandra" in text for text in texts)  # others still there
+    default = make_batch(["memorize"], 2, 16, 115, tokenizer, random.Random(0))
+    assert len({tokenizer.decode(ids).split()[-1] for ids in default.token_ids}) > 1  # all names by default
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "run"), "--tiny", "--asked", "Mary,Ahab"])
+    assert "Ahab is not one of the names" in capsys.readouterr().err

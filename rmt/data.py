@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -62,23 +63,14 @@ def make_sample(
     others = 0
     if other_people_prob > 0 and task != "reasoning" and rng.random() < other_people_prob:
         others = rng.randint(1, len(NAMES) - 1)
+    build = functools.partial(
+        build_haystack, task, tokenizer=tokenizer, seed=seed, noise=noise, other_people=others, asked=asked
+    )
     if num_segments > 1 and rng.random() < question_alone_prob:
-        hay = build_haystack(
-            task,
-            (num_segments - 1) * text_per_segment + 1,
-            tokenizer,
-            seed=seed,
-            noise=noise,
-            other_people=others,
-            asked=asked,
-        )
-        question_len = hay.num_tokens - hay.question_token_start
-        length = (num_segments - 1) * text_per_segment + question_len
-        hay = build_haystack(task, length, tokenizer, seed=seed, noise=noise, other_people=others, asked=asked)
+        probe = build((num_segments - 1) * text_per_segment + 1)  # only to learn the question's length
+        hay = build((num_segments - 1) * text_per_segment + probe.num_tokens - probe.question_token_start)
         return hay, hay.question_token_start  # (num_segments - 1) full segments, then the question
-    length = sample_length(num_segments, text_per_segment, rng)
-    hay = build_haystack(task, length, tokenizer, seed=seed, noise=noise, other_people=others, asked=asked)
-    return hay, None
+    return build(sample_length(num_segments, text_per_segment, rng)), None
 
 
 def parse_mix(spec: str | None) -> dict[str, float]:

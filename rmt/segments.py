@@ -83,6 +83,8 @@ def segment_batch(
     its text split as usual: the layout of the app's live answer (``RecurrentMemoryTransformer.answer``).
     """
     starts = question_starts or [None] * len(token_ids)
+    if any(q is not None and len(ids) - q > config.text_per_segment for ids, q in zip(token_ids, starts, strict=True)):
+        raise ValueError(f"a question alone must fit one segment ({config.text_per_segment} text tokens)")
     chunks = [
         split_right_aligned(ids, config.text_per_segment)
         if q is None

@@ -55,3 +55,9 @@ def test_a_question_start_makes_the_question_a_segment_of_its_own() -> None:
     alone = segment_batch([body + question, list(range(12))], config, [10, None])
     assert [s.text_ids[0] for s in alone] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [50, 51]]
     assert alone[-1].text_ids[1] == [7, 8, 9, 10, 11]  # the other sample is split as before
+
+
+def test_a_question_alone_longer_than_a_segment_is_refused() -> None:
+    config = RMTConfig(num_mem_tokens=2, segment_size=10)  # 5 text tokens per segment
+    with pytest.raises(ValueError, match="must fit one segment"):
+        segment_batch([list(range(12))], config, [4])  # 8 question tokens

@@ -32,7 +32,7 @@ from rmt.device import pick_device
 from rmt.haystack import build_custom_haystack, count_tokens
 from rmt.inference import prepare_for_inference
 from rmt.segments import segment_batch
-from rmt.tasks import NAMES, ROOMS, VERBS
+from rmt.tasks import NAMES, ROOMS, location_fact
 
 
 def binding_haystacks(
@@ -53,7 +53,7 @@ def binding_haystacks(
     for i in range(samples):
         people = [asked, *rng.sample([n for n in NAMES if n != asked], others)]
         rooms = rng.sample(ROOMS, len(people))
-        facts = [f"{p} {rng.choice(VERBS)} to the {r}." for p, r in zip(people, rooms, strict=True)]
+        facts = [location_fact(rng, p, r)[0] for p, r in zip(people, rooms, strict=True)]
         rng.shuffle(facts)
         hay = build_custom_haystack(None, facts, question, length, tokenizer, answer=rooms[0], depth=0.0, seed=i)
         token_ids.append(hay.token_ids)

@@ -250,6 +250,11 @@ class Explorer:
             if not self.entries[hay_id].running:
                 del self.entries[hay_id]
 
+    def find_entry(self, hay_id: str | None) -> Entry | None:
+        """The haystack's entry if it is still kept; unlike ``entry`` it neither raises nor marks it used."""
+        with self.lock:
+            return self.entries.get(hay_id or "")
+
     def entry(self, hay_id: str | None) -> Entry:
         with self.lock:
             if not hay_id or hay_id not in self.entries:
@@ -358,8 +363,7 @@ class Explorer:
         The run's own last view (where it stopped, no final answer) reaches the page first, so the
         status returned here agrees with it instead of leaving "Stopping…" on screen.
         """
-        with self.lock:
-            entry = self.entries.get(hay_id or "")
+        entry = self.find_entry(hay_id)
         if entry is None:
             return "Nothing is running."
         if not entry.running:
@@ -383,8 +387,7 @@ class Explorer:
         The run stops at its next segment and yields nothing more (a verdict would land under the new
         haystack's preview); returning only once it is over keeps the next run from queueing behind it.
         """
-        with self.lock:
-            entry = self.entries.get(hay_id or "")
+        entry = self.find_entry(hay_id)
         if entry is None or not entry.running:
             return
         entry.superseded = True
@@ -393,8 +396,7 @@ class Explorer:
 
     def request_run(self, hay_id: str | None) -> None:
         """The page asked for a run: a Stop from now on ends it, even while it waits in the queue."""
-        with self.lock:
-            entry = self.entries.get(hay_id or "")
+        entry = self.find_entry(hay_id)
         if entry is not None:
             entry.requested_at = time.monotonic()
 

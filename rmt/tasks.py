@@ -39,8 +39,8 @@ def check_task(task: str) -> str:
     return name
 
 
-def location_fact(rng: random.Random, name: str | None = None) -> tuple[str, str, str]:
-    name, verb, room = name or rng.choice(NAMES), rng.choice(VERBS), rng.choice(ROOMS)
+def location_fact(rng: random.Random, name: str | None = None, room: str | None = None) -> tuple[str, str, str]:
+    name, verb, room = name or rng.choice(NAMES), rng.choice(VERBS), room or rng.choice(ROOMS)
     return f"{name} {verb} to the {room}.", f"Where is {name}?", room
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmt.haystack import Haystack, build_haystack
-from rmt.tasks import NAMES, ROOMS, TASKS, check_task
+from rmt.haystack import Haystack, build_haystack, reask
+from rmt.tasks import NAMES, ROOMS, TASKS, check_task, other_questions
 
 # Reasoning is the hard task, so the multi-task mix gives it the largest share.
 TASK_MIX = {"memorize": 0.2, "detect": 0.35, "reasoning": 0.45}
@@ -73,6 +73,12 @@ def make_sample(
     return build(sample_length(num_segments, text_per_segment, rng)), None
 
 
+def ask_again(hay: Haystack, tokenizer, rng: random.Random) -> Haystack | None:
+    """The haystack asked about another of its facts (another answer), or None if it has none."""
+    choices = other_questions([f.text for f in hay.facts], hay.question, hay.answer)
+    return reask(hay, *rng.choice(choices), tokenizer) if choices else None
+
+
 def parse_mix(spec: str | None) -> dict[str, float]:
     """``reasoning=0.7,detect=0.2,memorize=0.1`` -> weights; None -> the default mix."""
     if not spec:
@@ -93,15 +99,26 @@ def make_batch(
     mix: dict[str, float] | None = None,
     other_people_prob: float = 0.0,
     asked: tuple[str, ...] = NAMES,
+    ask_twice: bool = False,
 ) -> Batch:
+    """``ask_twice`` puts each haystack in the batch twice, the second time asked about another of
+    its facts: the same memory must then give two answers, which only reading the question can do."""
     weights = [(mix or TASK_MIX)[t] for t in tasks]
     chosen = rng.choices(tasks, weights=weights, k=batch_size)
-    samples = [
-        make_sample(
+    samples: list[tuple[Haystack, int | None]] = []
+    for t in chosen:
+        hay, question_start = make_sample(
             t, num_segments, text_per_segment, tokenizer, rng, noise, question_alone_prob, other_people_prob, asked
         )
-        for t in chosen
-    ]
+        samples.append((hay, question_start))
+        if ask_twice and (again := ask_again(hay, tokenizer, rng)) is not None:
+            samples.append((again, question_start))
+        if len(samples) >= batch_size:
+            break
+    samples = samples[:batch_size]
     return Batch(
-        [h.token_ids for h, _ in samples], [ROOMS.index(h.answer) for h, _ in samples], chosen, [q for _, q in samples]
+        [h.token_ids for h, _ in samples],
+        [ROOMS.index(h.answer) for h, _ in samples],
+        [h.task for h, _ in samples],
+        [q for _, q in samples],
     )

@@ -16,7 +16,7 @@ import random
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -209,6 +209,19 @@ def assemble(
         question_token_start=len(token_ids) - len(question_ids),
         seed=seed,
         noise=noise_name,
+    )
+
+
+def reask(hay: Haystack, question: str, answer: str, tokenizer) -> Haystack:
+    """The same haystack, token for token, ending in another question."""
+    question_ids = np.asarray(tokenizer(question, add_special_tokens=False)["input_ids"], dtype=np.int32)
+    context = hay.text[: len(hay.text) - len(hay.question)]
+    return replace(
+        hay,
+        text=context + question,
+        question=question,
+        answer=answer,
+        token_ids=np.concatenate([hay.token_ids[: hay.question_token_start], question_ids]).astype(np.int32),
     )
 
 

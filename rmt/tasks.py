@@ -54,6 +54,27 @@ def other_people_facts(asked: str, count: int, rng: random.Random) -> list[str]:
     return [location_fact(rng, name)[0] for name in others]
 
 
+def other_questions(facts: list[str], question: str, answer: str) -> list[tuple[str, str]]:
+    """Questions about the same facts whose answer differs from ``answer``, each with its answer.
+
+    Asked of the same memory, they are the sharpest lesson in keeping facts apart: the memory is
+    the same, only the question differs, so the answer can only change by reading the question.
+    The facts are this module's own templates, so their words sit at known places.
+    """
+    found = []
+    for fact in facts:
+        words = fact.rstrip(".").split()
+        if words[0] in NAMES:  # "Mary went back to the kitchen."
+            found.append((f"Where is {words[0]}?", words[-1]))
+        elif words[0] == "The":  # "The garden is north of the kitchen."
+            room, direction, centre = words[1], words[3], words[-1]
+            if question.startswith("What is the "):  # keep the asked question's phrasing
+                found.append((f"What is the {centre} {OPPOSITE[direction]} of?", room))
+            else:
+                found.append((f"What is {direction} of the {centre}?", room))
+    return [(q, a) for q, a in found if a != answer and q != question]
+
+
 def relation_facts(rng: random.Random) -> tuple[list[str], str, str]:
     """Two facts about one room; the question picks one fact, in one of bAbI's two phrasings.
 

@@ -158,6 +158,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             parse_mix(args.mix),
             args.other_people,
             args.asked,
+            args.ask_twice,
         )
         with autocast():
             logits = model(batch.token_ids, truncate_bptt=args.truncate_bptt, question_starts=batch.question_starts)
@@ -232,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         default=NAMES,
         help=f"whom Memorize/Detect questions may ask about (training and validation), e.g. Mary,John; "
         f"default all of {','.join(NAMES)}",
+    )
+    parser.add_argument(
+        "--ask-twice",
+        action="store_true",
+        help="each training haystack twice per batch, the second time asked about another of its facts",
     )
     parser.add_argument("--noise", default="train", help="training noise: train books or a text FILE")
     parser.add_argument("--valid-noise", default="valid", help="validation noise: the held-out book")

@@ -236,3 +236,52 @@ def test_question_alone_samples_end_in_a_segment_holding_only_the_question(token
     assert len(split) == segments
     assert all(tokenizer.decode(t).startswith("where is") for t in split[-1].text_ids)
     assert all(len(t) == config.text_per_segment for t in split[-2].text_ids)  # the text before: full segments
+
+
+def test_other_questions_answer_from_the_same_facts() -> None:
+    """Each other question names a different fact and carries that fact's room; a question whose
+    answer equals the asked one teaches nothing about reading the question, so none is offered."""
+    from rmt.tasks import other_questions
+
+    people = ["Mary went back to the kitchen.", "John moved to the garden.", "Daniel went to the kitchen."]
+    assert other_questions(people, "Where is Mary?", "kitchen") == [("Where is John?", "garden")]
+    relations = ["The garden is north of the office.", "The bathroom is west of the office."]
+    assert other_questions(relations, "What is north of the office?", "garden") == [
+        ("What is west of the office?", "bathroom")
+    ]
+    assert other_questions(relations, "What is the office south of?", "garden") == [
+        ("What is the office east of?", "bathroom")  # the asked question's phrasing is kept
+    ]
+    assert other_questions(["Sandra journeyed to the hallway."], "Where is Sandra?", "hallway") == []
+
+
+@pytest.mark.parametrize("task", ["memorize", "detect", "reasoning"])
+def test_ask_twice_pairs_one_haystack_with_two_answers(task: str, tokenizer) -> None:
+    """The second of a pair is the first haystack token for token up to the question, and its
+    answer is another fact's room: the same memory asked two things."""
+    import random
+
+    from rmt.data import make_batch
+    from rmt.tasks import ROOMS
+
+    batch = make_batch(
+        [task], 3, 9, 115, tokenizer, random.Random(2), "train", 0.5, other_people_prob=1.0, ask_twice=True
+    )
+    assert len(batch.token_ids) == 9 and batch.tasks == [task] * 9
+
+    def split(ids) -> tuple[str, str]:
+        text = tokenizer.decode(ids)
+        cut = max(text.rfind(" where is "), text.rfind(" what is "))
+        return text[:cut], text[cut:]
+
+    pairs = 0
+    for i in range(len(batch.token_ids) - 1):
+        (context, question), (context_b, question_b) = split(batch.token_ids[i]), split(batch.token_ids[i + 1])
+        if context == context_b:
+            pairs += 1
+            assert question != question_b and batch.labels[i] != batch.labels[i + 1]
+            assert batch.question_starts[i] == batch.question_starts[i + 1]
+            assert f"{ROOMS[batch.labels[i + 1]]} is" in context or f"the {ROOMS[batch.labels[i + 1]]}." in context
+    assert pairs >= 3
+    plain = make_batch([task], 3, 9, 115, tokenizer, random.Random(2), "train", 0.5, other_people_prob=1.0)
+    assert len({tuple(ids[:50]) for ids in plain.token_ids}) == 9  # without it, nine haystacks

@@ -73,9 +73,9 @@ def make_sample(
     return build(sample_length(num_segments, text_per_segment, rng)), None
 
 
-def ask_again(hay: Haystack, tokenizer, rng: random.Random) -> Haystack | None:
+def ask_again(hay: Haystack, tokenizer, rng: random.Random, asked: tuple[str, ...] = NAMES) -> Haystack | None:
     """The haystack asked about another of its facts (another answer), or None if it has none."""
-    choices = other_questions([f.text for f in hay.facts], hay.question, hay.answer)
+    choices = other_questions([f.text for f in hay.facts], hay.question, hay.answer, asked)
     return reask(hay, *rng.choice(choices), tokenizer) if choices else None
 
 
@@ -111,7 +111,7 @@ def make_batch(
             t, num_segments, text_per_segment, tokenizer, rng, noise, question_alone_prob, other_people_prob, asked
         )
         samples.append((hay, question_start))
-        if ask_twice and (again := ask_again(hay, tokenizer, rng)) is not None:
+        if ask_twice and (again := ask_again(hay, tokenizer, rng, asked)) is not None:
             samples.append((again, question_start))
         if len(samples) >= batch_size:
             break

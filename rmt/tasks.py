@@ -54,8 +54,11 @@ def other_people_facts(asked: str, count: int, rng: random.Random) -> list[str]:
     return [location_fact(rng, name)[0] for name in others]
 
 
-def other_questions(facts: list[str], question: str, answer: str) -> list[tuple[str, str]]:
-    """Questions about the same facts whose answer differs from ``answer``, each with its answer.
+def other_questions(
+    facts: list[str], question: str, answer: str, asked: tuple[str, ...] = NAMES
+) -> list[tuple[str, str]]:
+    """Questions about the same facts whose answer differs from ``answer``, each with its answer;
+    questions about people ask only about ``asked`` (as ``make_task`` does).
 
     Asked of the same memory, they are the sharpest lesson in keeping facts apart: the memory is
     the same, only the question differs, so the answer can only change by reading the question.
@@ -64,7 +67,7 @@ def other_questions(facts: list[str], question: str, answer: str) -> list[tuple[
     found = []
     for fact in facts:
         words = fact.rstrip(".").split()
-        if words[0] in NAMES:  # "Mary went back to the kitchen."
+        if words[0] in asked:  # "Mary went back to the kitchen."
             found.append((f"Where is {words[0]}?", words[-1]))
         elif words[0] == "The":  # "The garden is north of the kitchen."
             room, direction, centre = words[1], words[3], words[-1]

@@ -253,6 +253,7 @@ def test_other_questions_answer_from_the_same_facts() -> None:
         ("What is the office east of?", "bathroom")  # the asked question's phrasing is kept
     ]
     assert other_questions(["Sandra journeyed to the hallway."], "Where is Sandra?", "hallway") == []
+    assert other_questions(people, "Where is Mary?", "kitchen", asked=("Mary", "Daniel")) == []  # --asked holds
 
 
 @pytest.mark.parametrize("task", ["memorize", "detect", "reasoning"])

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmt.haystack import Haystack, build_haystack, reask
+from rmt.room_sentences import draw_room_sentences
 from rmt.tasks import NAMES, ROOMS, TASKS, check_task, other_questions
 
 # Reasoning is the hard task, so the multi-task mix gives it the largest share.
@@ -48,6 +49,7 @@ def make_sample(
     question_alone_prob: float = 0.0,
     other_people_prob: float = 0.0,
     asked: tuple[str, ...] = NAMES,
+    room_noise_prob: float = 0.0,
 ) -> tuple[Haystack, int | None]:
     """One haystack, and where its question starts if the question is to be a segment of its own.
 
@@ -56,15 +58,27 @@ def make_sample(
     Right-aligned segmentation cannot put a short question alone in the last segment (it would
     fill that segment from the text before it), so the start is handed on to ``segment_batch``.
     With ``other_people_prob`` a Memorize or Detect haystack also holds facts about 1-3 other
-    people, so the model must keep each room with its name (the rng is only drawn from when it
-    is set, so older runs' batches stay the same).
+    people, so the model must keep each room with its name. With ``room_noise_prob`` a haystack
+    also holds 1-3 sentences of the noise's books that name a room, none of them a fact, so the
+    model must learn that only a person's move is one (both options draw from the rng only when
+    set, so older runs' batches stay the same).
     """
     seed = rng.randrange(2**31)
     others = 0
     if other_people_prob > 0 and task != "reasoning" and rng.random() < other_people_prob:
         others = rng.randint(1, len(NAMES) - 1)
+    distractors: list[str] = []
+    if room_noise_prob > 0 and rng.random() < room_noise_prob:
+        distractors = draw_room_sentences(noise, rng.randint(1, 3), rng)
     build = functools.partial(
-        build_haystack, task, tokenizer=tokenizer, seed=seed, noise=noise, other_people=others, asked=asked
+        build_haystack,
+        task,
+        tokenizer=tokenizer,
+        seed=seed,
+        noise=noise,
+        other_people=others,
+        asked=asked,
+        distractors=distractors,
     )
     if num_segments > 1 and rng.random() < question_alone_prob:
         probe = build((num_segments - 1) * text_per_segment + 1)  # only to learn the question's length
@@ -100,6 +114,7 @@ def make_batch(
     other_people_prob: float = 0.0,
     asked: tuple[str, ...] = NAMES,
     ask_twice: bool = False,
+    room_noise_prob: float = 0.0,
 ) -> Batch:
     """``ask_twice`` puts each haystack in the batch twice, the second time asked about another of
     its facts: the same memory must then give two answers, which only reading the question can do."""
@@ -108,7 +123,16 @@ def make_batch(
     samples: list[tuple[Haystack, int | None]] = []
     for t in chosen:
         hay, question_start = make_sample(
-            t, num_segments, text_per_segment, tokenizer, rng, noise, question_alone_prob, other_people_prob, asked
+            t,
+            num_segments,
+            text_per_segment,
+            tokenizer,
+            rng,
+            noise,
+            question_alone_prob,
+            other_people_prob,
+            asked,
+            room_noise_prob,
         )
         samples.append((hay, question_start))
         if ask_twice and (again := ask_again(hay, tokenizer, rng, asked)) is not None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 
 import numpy as np
 
@@ -28,21 +27,9 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer
 from rmt.device import pick_device
 from rmt.haystack import build_custom_haystack, count_tokens
 from rmt.inference import classify_equal_length, prepare_for_inference
-from rmt.noise import VALID_BOOKS, clean_text, read_book, sentence_spans
+from rmt.noise import VALID_BOOKS
+from rmt.room_sentences import book_sentences, room_named
 from rmt.tasks import NAMES, ROOMS
-
-ROOM_WORD = re.compile(r"\b(" + "|".join(ROOMS) + r")s?\b", re.IGNORECASE)
-
-
-def book_sentences(book: str) -> list[str]:
-    text = clean_text(read_book(book))
-    starts, ends = sentence_spans(text)
-    return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-
-
-def room_named(sentence: str) -> str | None:
-    match = ROOM_WORD.search(sentence)
-    return match.group(1).lower() if match else None
 
 
 def facts_except(room: str) -> list[tuple[str, str]]:

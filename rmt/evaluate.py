@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import sys
 import time
 
@@ -27,6 +28,7 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer
 from rmt.device import pick_device
 from rmt.haystack import asked_fact_is_last, build_haystack
 from rmt.inference import classify_equal_length, prepare_for_inference
+from rmt.room_sentences import draw_room_sentences, room_sentences
 from rmt.segments import num_segments
 from rmt.tasks import ROOMS, check_task
 
@@ -62,6 +64,7 @@ def evaluate_point(
     progress: bool = True,
     depth: float | None = None,
     other_people: int = 0,
+    room_noise: int = 0,
 ) -> dict:
     """Accuracy at one length; haystacks are built one batch at a time to keep memory flat.
 
@@ -69,6 +72,8 @@ def evaluate_point(
     random per sample, which is what the accuracy-vs-length table averages over. With other people
     the point also splits its answers by whether the asked person's fact was the last one read
     (``by_order``): that tells a memory that keeps the latest room from one that keeps each person's.
+    ``room_noise`` puts that many sentences of the noise's books that name a room (each swapped
+    to a random room) into every haystack: the distractors of ``rmt.room_sentences``, at a known dose.
     """
     correct = 0
     by_order = {order: {"correct": 0, "samples": 0} for order in ("asked_last", "asked_earlier")}
@@ -93,6 +98,9 @@ def evaluate_point(
                 noise=noise,
                 depth=depth,
                 other_people=other_people,
+                distractors=(
+                    draw_room_sentences(noise, room_noise, random.Random(f"rooms:{seed}:{i}")) if room_noise else ()
+                ),
             )
             for i in range(first, min(samples, first + batch_size))
         ]
@@ -121,6 +129,7 @@ def evaluate_point(
         "tokens_per_second": round(samples * num_tokens / seconds, 1),
         "depth": depth,
         "other_people": other_people,
+        "room_noise": room_noise,
         "by_order": by_order if other_people else None,
     }
 
@@ -147,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also place facts about this many other people (0-3; memorize, detect): does the model keep names apart?",
     )
+    parser.add_argument(
+        "--room-noise",
+        type=int,
+        default=0,
+        help="also place this many sentences of the noise's books that name a room (not facts) in each haystack",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -167,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         depths = [float(d) for d in args.depths.split(",")]
         if not all(0.0 <= d <= 1.0 for d in depths):
             parser.error(f"--depths must lie between 0 and 1, got {args.depths}")
+    if args.room_noise < 0:
+        parser.error(f"--room-noise must be 0 or more, got {args.room_noise}")
+    if args.room_noise and not room_sentences(args.noise):
+        parser.error(f"--room-noise: {args.noise} has no sentence that names a room ({', '.join(ROOMS)})")
     command = "python -m rmt.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {
         "task": task,
@@ -178,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "dtype": str(model.dtype).removeprefix("torch."),
         "last_segments": args.last_segments,
         "other_people": args.other_people,
+        "room_noise": args.room_noise,
         "accuracy": {},
         "tokens": {},
         "points": [],
@@ -202,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.quiet,
                 depth=depth,
                 other_people=args.other_people,
+                room_noise=args.room_noise,
             )
             correct += point["correct"]
             samples += point["samples"]

@@ -239,6 +239,7 @@ def build_haystack(
     sample: TaskSample | None = None,
     other_people: int = 0,
     asked: tuple[str, ...] = NAMES,
+    distractors: list[str] | tuple[str, ...] = (),
 ) -> Haystack:
     """A task haystack of exactly ``num_tokens`` tokens (more only if the facts alone are longer).
 
@@ -246,7 +247,9 @@ def build_haystack(
     random (Memorize always puts its facts first). ``noise`` is a split name, a text file path, or a
     corpus already built from a user's text. ``other_people`` adds that many facts about other
     names (Memorize and Detect), which the answer must not be taken from; ``asked``, whom the
-    question may ask about.
+    question may ask about. ``distractors`` are sentences put into the noise at random sentence
+    starts (after the facts when they share one); they are noise, so they are not among the
+    haystack's facts.
     """
     task = check_task(task)
     check_length(num_tokens)
@@ -259,12 +262,31 @@ def build_haystack(
         raise ValueError(f"asked names must be among {', '.join(NAMES)}, got {', '.join(asked) or 'none'}")
     sample = sample or make_task(task, rng, other_people, asked)
     corpus = noise if isinstance(noise, NoiseCorpus) else load_corpus(noise, tokenizer)
-    fixed = count_tokens([*sample.facts, sample.question], tokenizer)
+    fixed = count_tokens([*sample.facts, *distractors, sample.question], tokenizer)
     window = noise_window(corpus, rng.randrange(corpus.num_sentences), max(0, num_tokens - fixed), tokenizer)
     boundaries = fact_boundaries(window, len(sample.facts), sample.at_start, depth, rng)
-    return assemble(
-        task, window, sample.facts, boundaries, sample.question, sample.answer, tokenizer, seed, corpus.name
+    if not distractors:
+        return assemble(
+            task, window, sample.facts, boundaries, sample.question, sample.answer, tokenizer, seed, corpus.name
+        )
+    # (boundary, is-noise, text): sorting keeps the facts' order and puts facts before distractors at a shared start
+    placed = sorted(
+        [(b, False, i, fact) for i, (b, fact) in enumerate(zip(boundaries, sample.facts, strict=True))]
+        + [(rng.randrange(len(window.boundary_tokens)), True, i, d) for i, d in enumerate(distractors)]
     )
+    hay = assemble(
+        task,
+        window,
+        [text for *_, text in placed],
+        [b for b, *_ in placed],
+        sample.question,
+        sample.answer,
+        tokenizer,
+        seed,
+        corpus.name,
+    )
+    hay.facts = [span for span, (_, is_noise, *_) in zip(hay.facts, placed, strict=True) if not is_noise]
+    return hay
 
 
 def build_custom_haystack(

@@ -136,6 +136,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             args.valid_noise,
             other_people_prob=args.other_people,
             asked=args.asked,
+            room_noise_prob=args.room_noise,
         )
         for _ in range(max(1, args.valid_samples // args.eval_batch))
     ]
@@ -159,6 +160,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             args.other_people,
             args.asked,
             args.ask_twice,
+            args.room_noise,
         )
         with autocast():
             logits = model(batch.token_ids, truncate_bptt=args.truncate_bptt, question_starts=batch.question_starts)
@@ -225,6 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.0,
         help="share of Memorize/Detect samples (training and validation) that also hold facts about 1-3 other people",
+    )
+    parser.add_argument(
+        "--room-noise",
+        type=float,
+        default=0.0,
+        help="share of samples (training and validation) that also hold 1-3 sentences of their noise's books "
+        "naming a room, which are not facts",
     )
     parser.add_argument("--truncate-bptt", type=int, default=None, help="backprop through the last k segments only")
     parser.add_argument(

@@ -1,8 +1,9 @@
-"""Shared fixtures: a tiny random BERT for fast unit tests, the real tokenizer for haystacks."""
+"""Shared fixtures: a tiny random BERT for fast unit tests, the real tokenizer for haystacks, app helpers."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -107,3 +108,15 @@ def app_url():
     url, proc, log_path = launch_app()
     yield url, proc
     stop_app(proc, log_path)
+
+
+SENTENCE_END = re.compile(r"[.!?][\"'\u2019\u201d)\]_]*\s*$")
+
+
+def assert_facts_well_placed(hay, tokenizer) -> None:
+    for fact in hay.facts:
+        assert hay.text[fact.char_start : fact.char_end] == fact.text
+        decoded = tokenizer.decode(hay.token_ids[fact.token_start : fact.token_end].tolist())
+        assert decoded == fact.text.lower()
+        before = hay.text[: fact.char_start]
+        assert before == "" or SENTENCE_END.search(before), f"fact not at a sentence start: {before[-40:]!r}"

@@ -6,21 +6,11 @@ import re
 
 import numpy as np
 import pytest
+from conftest import assert_facts_well_placed
 
 from rmt.haystack import asked_fact_is_last, build_custom_haystack, build_haystack
 from rmt.noise import TRAIN_BOOKS, VALID_BOOKS, load_corpus, strip_gutenberg_wrapper
 from rmt.tasks import NAMES, ROOMS, make_task
-
-SENTENCE_END = re.compile(r"[.!?][\"'\u2019\u201d)\]_]*\s*$")
-
-
-def assert_facts_well_placed(hay, tokenizer) -> None:
-    for fact in hay.facts:
-        assert hay.text[fact.char_start : fact.char_end] == fact.text
-        decoded = tokenizer.decode(hay.token_ids[fact.token_start : fact.token_end].tolist())
-        assert decoded == fact.text.lower()
-        before = hay.text[: fact.char_start]
-        assert before == "" or SENTENCE_END.search(before), f"fact not at a sentence start: {before[-40:]!r}"
 
 
 @pytest.mark.parametrize("task", ["memorize", "detect", "reasoning"])

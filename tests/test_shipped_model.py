@@ -149,3 +149,15 @@ def test_shipped_needle_maps_draw() -> None:
         maps[name] = table["needle"]
     fig = plots.needle_figure(maps, load_checkpoint(RMT).config.text_per_segment)
     assert len(fig.data) == 2 and all(len(trace.x) >= 4 for trace in fig.data)
+
+
+def test_evaluate_room_noise_is_recorded_and_refused_without_rooms(capsys, tmp_path) -> None:
+    args = ["--checkpoint", str(RMT), "--task", "memorize", "--segments", "2", "--samples", "4", "--batch-size", "4"]
+    main([*args, "--room-noise", "2", "--json", "--quiet"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["room_noise"] == 2 and out["points"][0]["room_noise"] == 2
+    sea = tmp_path / "sea.txt"
+    sea.write_text("The whale spouted. The sea was calm. " * 50)
+    with pytest.raises(SystemExit):
+        main([*args, "--noise", str(sea), "--room-noise", "2", "--json", "--quiet"])
+    assert "has no sentence that names a room" in capsys.readouterr().err

@@ -1,0 +1,82 @@
+"""Book sentences that name a room: the natural distractors that overwrite a stored fact.
+
+A sentence such as "By some writers this office is called a sinecure." names one of the task's
+rooms without moving anyone there. `rmt.distractor` measures how often such sentences overwrite
+memory; training with more of them (``rmt.train --room-noise``) is meant to teach the model that
+only a person's move is a fact. Training draws them from the training books, validation and the
+probe from the held-out one, so what is learnt must carry over to sentences never seen.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from pathlib import Path
+
+from rmt.noise import SPLITS, clean_text, read_book, sentence_spans
+from rmt.tasks import ROOMS
+
+ROOM_WORD = re.compile(r"\b(" + "|".join(ROOMS) + r")(s?)\b", re.IGNORECASE)
+MAX_WORDS = 40  # a long sentence would take most of a 128-position segment
+
+
+def book_sentences(book: str) -> list[str]:
+    return text_sentences(read_book(book))
+
+
+def text_sentences(text: str) -> list[str]:
+    text = clean_text(text)
+    starts, ends = sentence_spans(text)
+    return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def room_named(sentence: str) -> str | None:
+    match = ROOM_WORD.search(sentence)
+    return match.group(1).lower() if match else None
+
+
+@functools.lru_cache(maxsize=4)
+def room_sentences(source: str) -> tuple[str, ...]:
+    """Every sentence of ``source`` (a split name or a text file) that names a room, cut to MAX_WORDS words."""
+    if source in SPLITS:
+        sentences = [s for book in SPLITS[source] for s in book_sentences(book)]
+    else:
+        sentences = text_sentences(Path(source).read_text(encoding="utf-8", errors="replace"))
+    return tuple(around_room(s) for s in sentences if room_named(s))
+
+
+def around_room(sentence: str) -> str:
+    """At most MAX_WORDS words of the sentence, centred on the first room it names.
+
+    Most of the books' room sentences are long (Austen has 152, 95 of them within 40 words), and
+    a cut haystack holds cut sentences anyway; the room word is what matters.
+    """
+    words = sentence.split()
+    if len(words) <= MAX_WORDS:
+        return " ".join(words)
+    at = next(i for i, w in enumerate(words) if ROOM_WORD.search(w))
+    start = min(max(0, at - MAX_WORDS // 2), len(words) - MAX_WORDS)
+    return " ".join(words[start : start + MAX_WORDS])
+
+
+def swap_room(sentence: str, room: str) -> str:
+    """The sentence with each room it names replaced by ``room`` (case and plural kept).
+
+    The books name some rooms far more often than others (Austen: garden 57 times, bathroom
+    never), so the swap gives every room its share of distractors.
+    """
+
+    def replace(match: re.Match) -> str:
+        word = room.capitalize() if match.group(1)[0].isupper() else room
+        return word + match.group(2)
+
+    return ROOM_WORD.sub(replace, sentence)
+
+
+def draw_room_sentences(source: str, count: int, rng: random.Random) -> list[str]:
+    """``count`` room-naming sentences of ``source``, each naming a room drawn at random."""
+    pool = room_sentences(source)
+    if not pool:
+        return []
+    return [swap_room(rng.choice(pool), rng.choice(ROOMS)) for _ in range(count)]

@@ -21,13 +21,31 @@ FACT_COLOUR = "rgba(255, 170, 0, 0.35)"
 QUESTION_COLOUR = "rgba(0, 150, 255, 0.25)"
 
 
+TITLE_LINE = 36  # characters of a 17-px title that fit across a phone-wide (360 px) plot
+
+
+def wrap_title(title: str, width: int = TITLE_LINE) -> str:
+    """The title in lines of at most ``width`` characters, broken at spaces (``<br>`` for Plotly).
+
+    Plotly never wraps a title: on a phone a long one runs off the plot's edge and is cut.
+    """
+    lines: list[str] = []
+    for word in title.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
 def base_layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    wrapped = wrap_title(title)
     fig.update_layout(
-        title={"text": title, "x": 0.01},
+        title={"text": wrapped, "x": 0.01, "font": {"size": 17}},
         font=FONT,
         height=height,
         template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        margin={"l": 60, "r": 20, "t": 30 + 22 * (wrapped.count("<br>") + 1), "b": 50},
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
@@ -83,7 +101,7 @@ def answer_figure(
     last = total_segments or (int(x[-1]) if len(x) else 1)
     fig.update_xaxes(whole_segment_ticks({"title": "segment", "range": [0.5, last + 0.5]}, last))
     fig.update_yaxes(title="P(answer | memory so far)", range=[0, 1.02])
-    return base_layout(fig, "The answer forming, segment by segment")
+    return base_layout(fig, "The answer forming per segment")
 
 
 def memory_distance_figure(
@@ -121,7 +139,7 @@ def memory_distance_figure(
     last = max([int(seg[-1]) if len(seg) else 1, *(m + 1 for m in marked)])
     fig.update_xaxes(whole_segment_ticks({"title": "memory after segment"}, last))
     fig.update_yaxes(whole_segment_ticks({"title": "memory after segment", "autorange": "reversed"}, last))
-    return base_layout(fig, "Memory over time (orange: fact segments)", height=420)
+    return base_layout(fig, "Memory over time (orange: facts)", height=420)
 
 
 def memory_change_figure(
@@ -232,7 +250,7 @@ def flops_figure(
         )
     fig.update_xaxes(type="log", title="input tokens")
     fig.update_yaxes(type="log", title="forward FLOPs")
-    return base_layout(fig, "Compute: full attention is quadratic, RMT is linear", height=460)
+    return base_layout(fig, "Compute: full attention vs RMT", height=460)
 
 
 def time_figure(tokens: Sequence[int], seconds: Sequence[float]) -> go.Figure:
@@ -342,7 +360,7 @@ def needle_figure(maps: dict[str, dict[str, dict[str, float]]], text_per_segment
         )
         fig.update_xaxes(title="haystack length", type="category", row=1, col=col)
     fig.update_yaxes(title="fact depth (0% = start)", type="category", autorange="reversed", row=1, col=1)
-    return base_layout(fig, "Needle map: where the fact sits vs how long the haystack is", height=440)
+    return base_layout(fig, "Needle map: fact depth vs length", height=440)
 
 
 def layout_figure(num_mem_tokens: int, segment_size: int) -> go.Figure:

@@ -114,3 +114,17 @@ def test_accuracy_points_from_an_older_book_are_set_apart() -> None:
     assert older.mode == "markers" and list(older.x) == [2_000_000]
     assert older.marker.symbol == "circle-open" and "licence" in older.name
     assert older.marker.color == current.line.color  # read as the same model and task
+
+
+def test_long_titles_wrap_to_fit_a_phone() -> None:
+    title = "One segment: memory is read at the start, written at the same positions"
+    wrapped = plots.wrap_title(title)
+    lines = wrapped.split("<br>")
+    assert len(lines) == 2 and all(len(line) <= plots.TITLE_LINE for line in lines)
+    assert " ".join(lines) == title
+    assert plots.wrap_title("Accuracy against length") == "Accuracy against length"
+    fig = plots.base_layout(plots.go.Figure(), title)
+    assert (
+        fig.layout.title.text == wrapped
+        and fig.layout.margin.t > plots.base_layout(plots.go.Figure(), "x").layout.margin.t
+    )

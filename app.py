@@ -97,7 +97,18 @@ def clear_run_view() -> tuple:
 @user_errors_stream
 def run(hay_id: str) -> Iterator[tuple]:
     """Run the RMT segment by segment; streams progress, the answer forming and, at the end, the verdict."""
-    for view in explorer.run(hay_id):
+    yield from run_views(hay_id, resume=False)
+
+
+@gpu
+@user_errors_stream
+def continue_run(hay_id: str) -> Iterator[tuple]:
+    """Go on with a stopped run from the segment it stopped at; the same outputs as `run`."""
+    yield from run_views(hay_id, resume=True)
+
+
+def run_views(hay_id: str, resume: bool) -> Iterator[tuple]:
+    for view in explorer.run(hay_id, resume=resume):
         inspect_fig = None
         segment_value = gr.update()
         flops_fig = gr.update()
@@ -201,6 +212,7 @@ def build() -> gr.Blocks:
             with gr.Row():
                 run_btn = gr.Button("Run RMT", variant="primary", size="lg")
                 stop_btn = gr.Button("Stop", variant="stop", size="lg")
+                continue_btn = gr.Button("Continue", size="lg")
             status = gr.Markdown("Not started.", elem_id="status")
             verdict = gr.Markdown("", elem_id="verdict")
             with gr.Row():
@@ -277,6 +289,9 @@ def build() -> gr.Blocks:
         ]
         run_btn.click(request_run, hay_id, None, api_visibility="private", queue=False).then(
             run, hay_id, run_outputs, api_name="run", concurrency_id="model", concurrency_limit=1
+        )
+        continue_btn.click(request_run, hay_id, None, api_visibility="private", queue=False).then(
+            continue_run, hay_id, run_outputs, api_name="continue", concurrency_id="model", concurrency_limit=1
         )
         # No Gradio `cancels`: they would kill the run before it shows where it stopped. Stop ends a
         # run at its next segment, or, if it still waits in the queue, before its first (request_run).

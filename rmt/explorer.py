@@ -400,10 +400,11 @@ class Explorer:
         if entry is not None:
             entry.requested_at = time.monotonic()
 
-    def run(self, hay_id: str | None, min_interval: float = 0.25) -> Iterator[RunView]:
+    def run(self, hay_id: str | None, min_interval: float = 0.25, resume: bool = False) -> Iterator[RunView]:
         """Run the RMT over the haystack, yielding a view at most every ``min_interval`` seconds.
 
         The loop itself does one step per segment; throttling only decides what the page sees.
+        ``resume`` continues the haystack's stopped run from the segment it stopped at.
         """
         entry = self.entry(hay_id)
         requested_at, entry.requested_at = entry.requested_at, None
@@ -414,15 +415,18 @@ class Explorer:
                 verdict="No answer: the run was stopped before its first segment.",
             )
             return
+        stopped = entry.run if entry.run is not None and entry.run.memory is not None else None
+        if resume and stopped is None:
+            raise ValueError("nothing to continue: no run of this haystack was stopped part-way. Press Run RMT.")
         entry.stop.clear()
         entry.superseded = False
         entry.running = True
         try:
-            yield from self.run_entry(entry, min_interval)
+            yield from self.run_entry(entry, min_interval, stopped if resume else None)
         finally:
             entry.running = False
 
-    def run_entry(self, entry: Entry, min_interval: float) -> Iterator[RunView]:
+    def run_entry(self, entry: Entry, min_interval: float, resume: LiveRun | None = None) -> Iterator[RunView]:
         hay = entry.haystack
         fact_segments = sorted({self.segment_of(f.token_start, hay) for f in hay.facts})
         question_segment = self.segment_of(hay.question_token_start, hay)
@@ -430,7 +434,7 @@ class Explorer:
         probe_every = max(1, total // 400)  # at most ~400 live answers: each costs a short extra pass
         last_shown, interval = 0.0, min_interval
         run = None
-        steps = live_run(self.model, hay.token_ids, hay.question_ids, probe_every, entry.stop)
+        steps = live_run(self.model, hay.token_ids, hay.question_ids, probe_every, entry.stop, resume=resume)
         while (step := self.on_model_thread(next, steps, None)) is not None:
             run = entry.run = step
             now = time.perf_counter()
@@ -507,7 +511,10 @@ class Explorer:
     def verdict(self, entry: Entry) -> str:
         run, hay = entry.run, entry.haystack
         if run.stopped or run.final_probabilities is None:
-            return f"Stopped after {len(run.records):,} of {run.num_segments:,} segments: no final answer."
+            return (
+                f"Stopped after {len(run.records):,} of {run.num_segments:,} segments: no final answer yet. "
+                "**Continue** goes on from here; **Run RMT** starts again."
+            )
         probs = run.final_probabilities
         best = int(np.argmax(probs))
         answer = self.class_names[best]

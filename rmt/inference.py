@@ -128,6 +128,7 @@ class LiveRun:
     seconds: list[float] = field(default_factory=list)  # elapsed time after each segment
     final_probabilities: list[float] | None = None
     stopped: bool = False
+    memory: torch.Tensor | None = None  # [1, M, H] after the last segment read, kept when stopped: Continue starts here
 
 
 def snapshot_interval(total_segments: int, max_snapshots: int = 256) -> int:
@@ -142,16 +143,23 @@ def live_run(
     probe_every: int = 1,
     stop: threading.Event | None = None,
     max_snapshots: int = 256,
+    resume: LiveRun | None = None,
 ) -> Iterator[LiveRun]:
     """Run one haystack segment by segment, yielding the growing LiveRun after every segment.
 
     The caller decides how often to show it; the loop itself keeps only the small records and
     the sparse snapshots. ``probe_every`` sets how often the question is asked of the memory.
+    ``resume`` continues a stopped run of the same haystack from the memory it stopped with, so
+    a speaker can pause a long run and go on; its clock leaves out the pause.
     """
     bounds = segment_bounds(len(token_ids), model.config.text_per_segment)
-    run = LiveRun(len(token_ids), len(bounds), snapshot_interval(len(bounds), max_snapshots))
+    if resume is not None and (resume.memory is None or resume.num_tokens != len(token_ids)):
+        raise ValueError("only a run that was stopped part-way can continue")
+    run = resume or LiveRun(len(token_ids), len(bounds), snapshot_interval(len(bounds), max_snapshots))
+    first = len(run.records)
     step = SegmentStepper(model, np.asarray(token_ids)[None])
-    memory = model.init_memory(1)
+    memory = model.init_memory(1) if resume is None else resume.memory.to(model.device)
+    run.stopped, run.memory = False, None
     pending: list[torch.Tensor] = []  # memory changes still on the device: read in one sync, not one per segment
 
     def flush() -> None:
@@ -159,11 +167,11 @@ def live_run(
             record.memory_change = change
         pending.clear()
 
-    started = time.perf_counter()
-    for i, (a, b) in enumerate(bounds):
+    started = time.perf_counter() - (run.seconds[-1] if run.seconds else 0.0)
+    for i, (a, b) in enumerate(bounds[first:], start=first):
         if stop is not None and stop.is_set():
-            run.stopped = True
-            if not run.records:  # stopped before its first segment: the caller still learns so
+            run.stopped, run.memory = True, memory.detach().cpu().clone()
+            if i == first:  # stopped before its first segment: the caller still learns so
                 yield run
             break
         if i % run.snapshot_every == 0:

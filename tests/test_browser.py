@@ -125,7 +125,20 @@ def test_stop_says_where_the_run_stopped(app_url) -> None:
         expect(page.locator("#status")).to_contain_text("stopped · segment", timeout=30_000)
         expect(page.locator("#verdict")).to_contain_text("Stopped after")
         expect(page.locator("#verdict")).to_contain_text("no final answer")
+        stopped_at = segment_shown(page)
+        page.get_by_role("button", name="Continue").click()  # goes on from there, not from segment 1
+        expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
+        assert segment_shown(page) >= stopped_at
+        page.get_by_role("button", name="Stop").click()
+        expect(page.locator("#status")).to_contain_text("stopped · segment", timeout=30_000)
         page.get_by_role("button", name="Run RMT").click()  # and the same haystack runs again
         expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
         page.get_by_role("button", name="Stop").click()
         expect(page.locator("#status")).to_contain_text("stopped · segment", timeout=30_000)
+
+
+def segment_shown(page) -> int:
+    """The segment count in the page's status line ("running · segment 1,234 of 17,392 · ...")."""
+    import re
+
+    return int(re.search(r"segment ([\d,]+) of", page.locator("#status").inner_text()).group(1).replace(",", ""))

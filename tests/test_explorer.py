@@ -90,3 +90,28 @@ def test_a_stop_before_the_first_segment_is_a_stopped_run_not_an_error(explorer)
     *_, view = explorer.run_entry(entry, 0.0)
     assert view.done and "stopped · segment 0 of 5" in view.status.replace("**", "")
     assert view.verdict.startswith("Stopped after 0 of 5 segments")
+
+
+def test_continue_goes_on_from_where_stop_left_and_reaches_the_same_answer(explorer) -> None:
+    """Stopped at segment 3 of 40 and continued, the run ends where an uninterrupted one does."""
+    hay_id, _, summary = explorer.generate("detect", 40 * explorer.model.config.text_per_segment, depth=80, seed=6)
+    total = summary["segments"]
+    whole = final_view(explorer, hay_id)
+    whole_probs = explorer.entry(hay_id).run.final_probabilities
+    with pytest.raises(ValueError, match="nothing to continue"):
+        list(explorer.run(hay_id, resume=True))  # a finished run has nothing to continue
+    entry = explorer.entry(hay_id)
+    views = explorer.run(hay_id, min_interval=0.0)
+    for view in views:
+        stopped_view = view
+        if len(entry.run.records) >= 3:
+            entry.stop.set()  # what Stop does, at a known segment
+    stopped_at, read_before = len(entry.run.records), list(entry.run.records)
+    assert 3 <= stopped_at < total and "Continue" in stopped_view.verdict
+    *_, last = explorer.run(hay_id, min_interval=0.0, resume=True)
+    run = explorer.entry(hay_id).run
+    assert last.done and "done" in last.status and last.verdict.split("\n")[0] == whole.verdict.split("\n")[0]
+    assert [r.index for r in run.records] == list(range(total))  # every segment once, none twice
+    assert all(a is b for a, b in zip(run.records, read_before, strict=False))  # not read again from the start
+    assert run.final_probabilities == pytest.approx(whole_probs, abs=1e-5)
+    assert run.seconds == sorted(run.seconds)  # the clock goes on, it does not restart

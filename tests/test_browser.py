@@ -42,7 +42,7 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         expect(heatmaps.nth(1)).to_be_attached(timeout=30_000)  # memory-distance map and attention heatmap
         page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
         page.get_by_role("tab", name="Compute").click()  # the run's length marked on the FLOP curves
-        flops = page.locator(".js-plotly-plot", has_text="full attention is quadratic")
+        flops = page.locator(".js-plotly-plot", has_text="Compute: full attention vs RMT")
         expect(flops).to_be_visible(timeout=30_000)
         expect(flops).to_contain_text("this run")
         low, high = flops.evaluate("el => el._fullLayout.xaxis.range")  # log10 of tokens, as drawn

@@ -269,7 +269,7 @@ def build_haystack(
         return assemble(
             task, window, sample.facts, boundaries, sample.question, sample.answer, tokenizer, seed, corpus.name
         )
-    # (boundary, is-noise, text): sorting keeps the facts' order and puts facts before distractors at a shared start
+    # (boundary, is-noise, index, text): sorting keeps the facts in order, before distractors at a shared start
     placed = sorted(
         [(b, False, i, fact) for i, (b, fact) in enumerate(zip(boundaries, sample.facts, strict=True))]
         + [(rng.randrange(len(window.boundary_tokens)), True, i, d) for i, d in enumerate(distractors)]

@@ -640,12 +640,13 @@ class Explorer:
 
     def needle_figure(self) -> go.Figure | None:
         """The needle map from the checkpoints' ``needle.json`` (``rmt.evaluate --depths``); None if not shipped."""
-        maps = {
-            f"{name}: {table['task']}": table["needle"]
-            for name, table in self.eval_tables("needle.json").items()
-            if table.get("needle")
-        }
-        return plots.needle_figure(maps, self.model.config.text_per_segment) if maps else None
+        tables = {name: table for name, table in self.eval_tables("needle.json").items() if table.get("needle")}
+        tasks = {table["task"] for table in tables.values()}
+        if len(tasks) == 1:  # the usual case: the task once in the title, short panel names
+            maps, task = {name: table["needle"] for name, table in tables.items()}, tasks.pop()
+        else:
+            maps, task = {f"{name}: {table['task']}": table["needle"] for name, table in tables.items()}, None
+        return plots.needle_figure(maps, self.model.config.text_per_segment, task) if maps else None
 
     def accuracy_figure(self) -> go.Figure:
         series, older = {}, {}

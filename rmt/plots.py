@@ -46,7 +46,17 @@ def base_layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
         height=height,
         template="plotly_white",
         margin={"l": 60, "r": 20, "t": 30 + 22 * (wrapped.count("<br>") + 1), "b": 50},
-        legend={"orientation": "h", "y": -0.2},
+        # Under the whole figure, not at a fraction of the plot's height: on a phone the legend wraps
+        # to several rows, and placed relative to the plot it covered the x-axis title and squeezed
+        # the plot to a strip shorter than its own y-axis title.
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
+            "itemwidth": 30,
+            "font": {"size": 12},
+        },
     )
     return fig
 
@@ -85,7 +95,7 @@ def answer_figure(
                 x=x,
                 y=probs[keep, c],
                 mode="lines",
-                name=name + (" (truth)" if name == truth else ""),
+                name=name,
                 line={"width": width},
             )
         )
@@ -100,8 +110,13 @@ def answer_figure(
         )
     last = total_segments or (int(x[-1]) if len(x) else 1)
     fig.update_xaxes(whole_segment_ticks({"title": "segment", "range": [0.5, last + 0.5]}, last))
-    fig.update_yaxes(title="P(answer | memory so far)", range=[0, 1.02])
-    return base_layout(fig, "The answer forming per segment")
+    fig.update_yaxes(title="P(answer)", range=[0, 1.02])
+    # The truth goes in the title, not in a legend entry: the widest entry sets every column's width,
+    # and "bathroom (truth)" left room for one entry a row on a phone.
+    title = "The answer forming per segment" + (f" (truth: {truth})" if truth else "")
+    fig = base_layout(fig, title)
+    fig.update_layout(legend_entrywidth=62)  # fits "bathroom": two rooms a row on a phone, one row on a desktop
+    return fig
 
 
 def memory_distance_figure(
@@ -249,8 +264,9 @@ def flops_figure(
             yanchor="top",
         )
     fig.update_xaxes(type="log", title="input tokens")
-    fig.update_yaxes(type="log", title="forward FLOPs")
-    return base_layout(fig, "Compute: full attention vs RMT", height=460)
+    fig.update_yaxes(type="log", title="forward FLOPs", exponentformat="power")  # not 1B, 1T, then 10^15
+    # Eight legend entries take eight rows on a phone: the extra height keeps the curves readable there.
+    return base_layout(fig, "Compute: full attention vs RMT", height=520)
 
 
 def time_figure(tokens: Sequence[int], seconds: Sequence[float]) -> go.Figure:
@@ -319,12 +335,15 @@ def needle_grid(cells: dict[str, dict[str, float]]) -> tuple[list[str], list[str
     return segments, depths, [[cells[s].get(d) for s in segments] for d in depths]
 
 
-def needle_figure(maps: dict[str, dict[str, dict[str, float]]], text_per_segment: int) -> go.Figure:
+def needle_figure(
+    maps: dict[str, dict[str, dict[str, float]]], text_per_segment: int, task: str | None = None
+) -> go.Figure:
     """Accuracy at every (length, fact depth) cell, one panel per model, side by side.
 
     ``maps`` is ``{model: {segments: {depth: accuracy}}}`` as ``rmt.evaluate --depths`` writes it.
     Side by side because the contrast is the point: without memory only the bottom row (fact in
-    the last window) is lit; with memory the whole map should be.
+    the last window) is lit; with memory the whole map should be. Short panel names (the task
+    goes in the title) and a colour bar underneath leave each panel room on a phone.
     """
     from plotly.subplots import make_subplots
 
@@ -349,7 +368,15 @@ def needle_figure(maps: dict[str, dict[str, dict[str, float]]], text_per_segment
                 zmax=1,
                 colorscale="Viridis",
                 showscale=col == len(names),
-                colorbar={"title": "accuracy"},
+                colorbar={
+                    "orientation": "h",
+                    "yref": "container",
+                    "y": 0,
+                    "yanchor": "bottom",
+                    "thickness": 12,
+                    "len": 0.8,
+                    "tickformat": ".0%",  # accuracy; a title here sat on the bar
+                },
                 text=labels,
                 texttemplate="%{text}",
                 customdata=hover,
@@ -358,9 +385,12 @@ def needle_figure(maps: dict[str, dict[str, dict[str, float]]], text_per_segment
             row=1,
             col=col,
         )
-        fig.update_xaxes(title="haystack length", type="category", row=1, col=col)
+        fig.update_xaxes(type="category", row=1, col=col)  # the ticks say "16 seg": no axis title to collide
     fig.update_yaxes(title="fact depth (0% = start)", type="category", autorange="reversed", row=1, col=1)
-    return base_layout(fig, "Needle map: fact depth vs length", height=440)
+    title = "Needle map: fact depth vs length" + (f" ({task})" if task else "")
+    fig = base_layout(fig, title, height=480)
+    fig.update_layout(margin_b=110)  # rotated length ticks on a phone, then the colour bar
+    return fig
 
 
 def layout_figure(num_mem_tokens: int, segment_size: int) -> go.Figure:

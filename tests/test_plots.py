@@ -12,7 +12,9 @@ def test_answer_figure_has_a_line_per_class_and_marks_fact_segments() -> None:
     probs = np.full((50, 6), 1 / 6)
     fig = plots.answer_figure(list(range(50)), probs, ["a", "b", "c", "d", "e", "f"], fact_segments=[7, 30], truth="c")
     assert len(fig.data) == 6
-    assert [t.name for t in fig.data][2] == "c (truth)"
+    assert [t.name for t in fig.data] == ["a", "b", "c", "d", "e", "f"]
+    assert fig.data[2].line.width > fig.data[0].line.width  # the truth's line stands out
+    assert "truth: c" in fig.layout.title.text
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
     assert sorted((r.x0, r.x1) for r in rects) == [(7.5, 8.5), (30.5, 31.5)]  # segments 8 and 31, 1-based
 
@@ -103,6 +105,9 @@ def test_needle_figure_one_panel_per_model_cells_in_place() -> None:
     assert "460 tokens" in rmt.customdata[0][0]
     assert list(baseline.y) == ["0%", "100%"] and np.asarray(baseline.z)[0, 0] == np.float32(0.2)
     assert [a.text for a in fig.layout.annotations] == list(maps)
+    titled = plots.needle_figure(maps, text_per_segment=115, task="detect")
+    assert titled.layout.title.text.endswith("(detect)")
+    assert titled.data[-1].colorbar.orientation == "h"  # under the panels: a side bar squeezed them on a phone
 
 
 def test_accuracy_points_from_an_older_book_are_set_apart() -> None:

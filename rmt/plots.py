@@ -164,12 +164,21 @@ def memory_change_figure(
     keep = pool_indices(len(segments), 4000)
     x = np.asarray(segments, dtype=np.int32)[keep] + 1
     y = np.asarray(change, dtype=np.float32)[keep]
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="memory change", line={"width": 2}))
+    fig = go.Figure(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="lines",
+            name="memory change",
+            line={"width": 2},
+            hovertemplate="segment %{x}: ‖Δ memory‖ / ‖memory‖ = %{y:.3f}<extra></extra>",
+        )
+    )
     for s in fact_segments:
         fig.add_vrect(x0=s + 0.5, x1=s + 1.5, fillcolor=FACT_COLOUR, line_width=0)
     last = max([int(x[-1]) if len(x) else 1, *(s + 1 for s in fact_segments)])  # the bands widen the axis too
     fig.update_xaxes(whole_segment_ticks({"title": "segment"}, last))
-    fig.update_yaxes(title="‖Δ memory‖ / ‖memory‖")
+    fig.update_yaxes(title="relative change")  # the formula, longer than the 300-px plot is tall, is in the hover
     return base_layout(fig, "Memory update per segment", height=300)
 
 

@@ -61,6 +61,15 @@ def base_layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     return fig
 
 
+def colorbar_below(**extra) -> dict:
+    """A horizontal colour bar under the figure: a side bar took a third of a phone-wide plot.
+
+    No title: beside a horizontal bar it took half the bar's length on a phone, above it it sat on
+    the bar. The figure's title says what the colour is.
+    """
+    return {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "thickness": 12, "len": 0.8} | extra
+
+
 def whole_segment_ticks(axis: dict, last_segment: int) -> dict:
     """Segments are counted, so a short run gets one tick per segment rather than Plotly's 0.5, 1.5."""
     if last_segment <= 12:
@@ -141,7 +150,7 @@ def memory_distance_figure(
             x=seg,
             y=seg,
             colorscale="Viridis",
-            colorbar={"title": "cosine<br>distance"},
+            colorbar=colorbar_below(),
             hovertemplate="memory after segment %{x} vs %{y}: %{z:.3f}<extra></extra>",
         )
     )
@@ -154,7 +163,9 @@ def memory_distance_figure(
     last = max([int(seg[-1]) if len(seg) else 1, *(m + 1 for m in marked)])
     fig.update_xaxes(whole_segment_ticks({"title": "memory after segment"}, last))
     fig.update_yaxes(whole_segment_ticks({"title": "memory after segment", "autorange": "reversed"}, last))
-    return base_layout(fig, "Memory over time (orange: facts)", height=420)
+    fig = base_layout(fig, "Memory over time: cosine distance between states (orange: facts)", height=480)
+    fig.update_layout(margin_b=120)  # the x-axis title, then the colour bar
+    return fig
 
 
 def memory_change_figure(
@@ -193,7 +204,12 @@ def attention_figure(
     att = np.asarray(attention, dtype=np.float32)
     cols = pool_indices(att.shape[1], 1024)
     att = att[:, cols]
-    x = list(range(len(cols)))
+    # Token labels as categories: Plotly then shows as many as fit (a dozen on a phone, ~40 on a
+    # desktop), where a fixed list of ticks piled up unreadably on a narrow plot. Categories must be
+    # unique, so repeated labels get their column number.
+    x = [col_labels[c] for c in cols]
+    if len(set(x)) < len(x):
+        x = [f"{c}:{col_labels[c]}" for c in cols]
     hover = [[f"{row_labels[r]} → {col_labels[c]}" for c in cols] for r in range(att.shape[0])]
     fig = go.Figure(
         go.Heatmap(
@@ -203,7 +219,7 @@ def attention_figure(
             colorscale="Magma",
             text=hover,
             hovertemplate="%{text}: %{z:.3f}<extra></extra>",
-            colorbar={"title": "weight"},
+            colorbar=colorbar_below(),
         )
     )
     position = {int(c): i for i, c in enumerate(cols)}
@@ -221,15 +237,10 @@ def attention_figure(
     fig.update_yaxes(
         tickmode="array", tickvals=list(range(len(row_labels))), ticktext=list(row_labels), autorange="reversed"
     )
-    step = max(1, len(cols) // 40)
-    fig.update_xaxes(
-        tickmode="array",
-        tickvals=x[::step],
-        ticktext=[col_labels[c] for c in cols[::step]],
-        tickangle=-60,
-        title="segment tokens (orange: fact)",
-    )
-    return base_layout(fig, title, height=max(380, 24 * len(row_labels) + 160))
+    fig.update_xaxes(type="category", tickangle=-60, title="segment tokens (orange: fact)")
+    fig = base_layout(fig, title, height=max(420, 24 * len(row_labels) + 220))
+    fig.update_layout(margin_b=150)  # rotated token labels, the axis title, then the colour bar
+    return fig
 
 
 def contiguous_runs(values: Sequence[int]) -> list[tuple[int, int]]:
@@ -377,15 +388,7 @@ def needle_figure(
                 zmax=1,
                 colorscale="Viridis",
                 showscale=col == len(names),
-                colorbar={
-                    "orientation": "h",
-                    "yref": "container",
-                    "y": 0,
-                    "yanchor": "bottom",
-                    "thickness": 12,
-                    "len": 0.8,
-                    "tickformat": ".0%",  # accuracy; a title here sat on the bar
-                },
+                colorbar=colorbar_below(tickformat=".0%"),  # accuracy, in percent: no title needed
                 text=labels,
                 texttemplate="%{text}",
                 customdata=hover,

@@ -346,9 +346,9 @@ haystack with several people says so, quoting the measured rate (the model card'
 
 ### What the plots show
 - **Answer forming**: after every segment the question is asked of the memory so far.
-- **Memory update**: how much each segment rewrites the memory; facts cause spikes ("write"), noise barely
-  moves it ("retain").
-- **Memory over time**: distance between memory states; blocks break where facts arrive.
+- **Memory update**: how much each segment rewrites the memory (‖Δ memory‖ / ‖memory‖); facts cause spikes
+  ("write"), noise barely moves it ("retain").
+- **Memory over time**: cosine distance between memory states; blocks break where facts arrive.
 - **Attention**: rows are `[CLS]`, the memory slots and (last segment) the question tokens; fact tokens are
   highlighted. Any segment of a finished run is re-run from its stored memory with attention recorded.
 """

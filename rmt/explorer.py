@@ -642,10 +642,8 @@ class Explorer:
         """The needle map from the checkpoints' ``needle.json`` (``rmt.evaluate --depths``); None if not shipped."""
         tables = {name: table for name, table in self.eval_tables("needle.json").items() if table.get("needle")}
         tasks = {table["task"] for table in tables.values()}
-        if len(tasks) == 1:  # the usual case: the task once in the title, short panel names
-            maps, task = {name: table["needle"] for name, table in tables.items()}, tasks.pop()
-        else:
-            maps, task = {f"{name}: {table['task']}": table["needle"] for name, table in tables.items()}, None
+        task = tasks.pop() if len(tasks) == 1 else None  # one task: named once in the title, short panel names
+        maps = {(name if task else f"{name}: {table['task']}"): table["needle"] for name, table in tables.items()}
         return plots.needle_figure(maps, self.model.config.text_per_segment, task) if maps else None
 
     def accuracy_figure(self) -> go.Figure:

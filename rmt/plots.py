@@ -38,36 +38,35 @@ def wrap_title(title: str, width: int = TITLE_LINE) -> str:
     return "<br>".join(lines)
 
 
-def base_layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+# Legends and colour bars sit under the whole figure, not at a fraction of the plot's height: on a
+# phone a legend wraps to several rows, and placed relative to the plot it covered the x-axis title
+# and squeezed the plot to a strip shorter than its own y-axis title; a side colour bar took a third
+# of a phone-wide plot.
+BELOW_FIGURE = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"}
+
+
+def base_layout(fig: go.Figure, title: str, height: int = 380, bottom: int = 50) -> go.Figure:
+    """Title, font, size and legend shared by every figure; ``bottom`` is the margin under the plot,
+    which a figure with rotated ticks or a colour bar below needs more of."""
     wrapped = wrap_title(title)
     fig.update_layout(
         title={"text": wrapped, "x": 0.01, "font": {"size": 17}},
         font=FONT,
         height=height,
         template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 30 + 22 * (wrapped.count("<br>") + 1), "b": 50},
-        # Under the whole figure, not at a fraction of the plot's height: on a phone the legend wraps
-        # to several rows, and placed relative to the plot it covered the x-axis title and squeezed
-        # the plot to a strip shorter than its own y-axis title.
-        legend={
-            "orientation": "h",
-            "yref": "container",
-            "y": 0,
-            "yanchor": "bottom",
-            "itemwidth": 30,
-            "font": {"size": 12},
-        },
+        margin={"l": 60, "r": 20, "t": 30 + 22 * (wrapped.count("<br>") + 1), "b": bottom},
+        legend=BELOW_FIGURE | {"itemwidth": 30, "font": {"size": 12}},
     )
     return fig
 
 
 def colorbar_below(**extra) -> dict:
-    """A horizontal colour bar under the figure: a side bar took a third of a phone-wide plot.
+    """A horizontal colour bar under the figure (see BELOW_FIGURE).
 
     No title: beside a horizontal bar it took half the bar's length on a phone, above it it sat on
     the bar. The figure's title says what the colour is.
     """
-    return {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "thickness": 12, "len": 0.8} | extra
+    return BELOW_FIGURE | {"thickness": 12, "len": 0.8} | extra
 
 
 def whole_segment_ticks(axis: dict, last_segment: int) -> dict:
@@ -163,9 +162,8 @@ def memory_distance_figure(
     last = max([int(seg[-1]) if len(seg) else 1, *(m + 1 for m in marked)])
     fig.update_xaxes(whole_segment_ticks({"title": "memory after segment"}, last))
     fig.update_yaxes(whole_segment_ticks({"title": "memory after segment", "autorange": "reversed"}, last))
-    fig = base_layout(fig, "Memory over time: cosine distance between states (orange: facts)", height=480)
-    fig.update_layout(margin_b=120)  # the x-axis title, then the colour bar
-    return fig
+    # bottom: the x-axis title, then the colour bar
+    return base_layout(fig, "Memory over time: cosine distance between states (orange: facts)", height=480, bottom=120)
 
 
 def memory_change_figure(
@@ -238,9 +236,8 @@ def attention_figure(
         tickmode="array", tickvals=list(range(len(row_labels))), ticktext=list(row_labels), autorange="reversed"
     )
     fig.update_xaxes(type="category", tickangle=-60, title="segment tokens (orange: fact)")
-    fig = base_layout(fig, title, height=max(420, 24 * len(row_labels) + 220))
-    fig.update_layout(margin_b=150)  # rotated token labels, the axis title, then the colour bar
-    return fig
+    # bottom: rotated token labels, the axis title, then the colour bar
+    return base_layout(fig, title, height=max(420, 24 * len(row_labels) + 220), bottom=150)
 
 
 def contiguous_runs(values: Sequence[int]) -> list[tuple[int, int]]:
@@ -400,9 +397,7 @@ def needle_figure(
         fig.update_xaxes(type="category", row=1, col=col)  # the ticks say "16 seg": no axis title to collide
     fig.update_yaxes(title="fact depth (0% = start)", type="category", autorange="reversed", row=1, col=1)
     title = "Needle map: fact depth vs length" + (f" ({task})" if task else "")
-    fig = base_layout(fig, title, height=480)
-    fig.update_layout(margin_b=110)  # rotated length ticks on a phone, then the colour bar
-    return fig
+    return base_layout(fig, title, height=480, bottom=110)  # rotated length ticks on a phone, then the colour bar
 
 
 def layout_figure(num_mem_tokens: int, segment_size: int) -> go.Figure:

@@ -35,15 +35,18 @@ except ImportError:
 
 
 LENGTH_PRESETS = ["1000", "4000", "32000", "256000", "1000000", "2000000"]
-SCENES = {  # one click on stage: (task, tokens, depth %, seed); lengths where the shipped model is reliable
+SCENES = {  # one click on stage: (task, tokens, depth %, seed); the first three where the shipped model is reliable
     "Memorize · 2K tokens": ("memorize", 2000, None, 2),
     "Detect · 3.5K tokens, fact at 30%": ("detect", 3500, 30, 3),
     "Reasoning · 250 tokens": ("reasoning", 250, None, 1),
+    # the book's "this office is called a sinecure" lands in the question's segment: a wrong answer, explained
+    "A room named by the book · 3.3K tokens": ("memorize", 3296, None, 1592),
 }
 CSS = """
 .rmt-preview { font-size: 1.05rem; line-height: 1.5; max-height: 420px; overflow-y: auto; }
 .rmt-preview mark { background: #ffb000; color: #000; padding: 0 .2em; border-radius: 3px; font-weight: 600; }
 .rmt-preview mark.q { background: #5ab4ff; }
+.rmt-preview mark.room { background: #d0d0d0; }
 #status, #verdict { font-size: 1.15rem; }
 """
 
@@ -344,8 +347,15 @@ Every task puts **one person** in a haystack, so the shipped model never learned
 John's: with facts about several people it mostly answers a room it read, whoever it belongs to. A custom
 haystack with several people says so, quoting the measured rate (the model card's "Keeping people apart").
 
+The book names rooms too ("By some writers this office is called a sinecure."). Such a sentence moves nobody,
+but the memory can take it for a fact, and on long haystacks that is where the shipped model loses most of
+them: Memorize at 1,024 segments was right 189 times in 200 on *Moby-Dick*, and 128 times in 128 with the
+book's 24 room-naming sentences taken out. The preview counts these sentences, the answer plot marks them ▼,
+and a wrong verdict quotes the one that named the room the model gave.
+
 ### What the plots show
-- **Answer forming**: after every segment the question is asked of the memory so far.
+- **Answer forming**: after every segment the question is asked of the memory so far; ▼ marks a sentence of
+  the text that names a room without being a fact.
 - **Memory update**: how much each segment rewrites the memory (‖Δ memory‖ / ‖memory‖); facts cause spikes
   ("write"), noise barely moves it ("retain").
 - **Memory over time**: cosine distance between memory states; blocks break where facts arrive.

@@ -30,9 +30,10 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_c
 from rmt.device import inference_dtype, pick_device
 from rmt.evaluate import order_split
 from rmt.flops import PRESETS, compare
-from rmt.formatting import flops_saving, format_duration, percent
+from rmt.formatting import flops_saving, format_duration, markdown_literal, percent
 from rmt.haystack import Haystack, build_custom_haystack, build_haystack, fact_person
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
+from rmt.room_sentences import ROOM_WORD
 from rmt.segments import num_segments, segment_index
 from rmt.tasks import NAMES, ROOMS, TASKS, check_task
 
@@ -277,6 +278,7 @@ class Explorer:
             "characters": len(hay.text),
             "notes": list(hay.notes),
             "measured_accuracy": self.measured_accuracy(hay.task, hay.num_tokens),
+            "rooms_named": len(hay.room_mentions),  # sentences of the noise that name a room: see room_mentions
             "facts": [
                 {"text": f.text, "token": f.token_start, "segment": self.segment_of(f.token_start, hay) + 1}
                 for f in hay.facts
@@ -348,6 +350,7 @@ class Explorer:
                 f"<p class='rmt-fact'><small>token {meta['token']:,} · segment {meta['segment']:,}</small><br>"
                 f"…{html.escape(before)}<mark>{html.escape(fact.text)}</mark>{html.escape(after)}…</p>"
             )
+        parts.extend(self.room_mentions_html(hay))
         tail = hay.text[max(0, len(hay.text) - len(hay.question) - PREVIEW_CONTEXT) : len(hay.text) - len(hay.question)]
         parts.append(
             f"<p class='rmt-question'>…{html.escape(tail)}<mark class='q'>{html.escape(hay.question)}</mark></p>"
@@ -355,6 +358,35 @@ class Explorer:
         truth = html.escape(hay.answer) if hay.answer else "not given"
         parts.append(f"<p>Expected answer: <b>{truth}</b></p></div>")
         return "\n".join(parts)
+
+    def mentions_after_facts(self, hay: Haystack) -> np.ndarray:
+        """Indices of the noise's room mentions read after the last fact and before the question.
+
+        Before the fact a room named in the book cannot overwrite it; after it, it may.
+        """
+        after = max((f.token_end for f in hay.facts), default=0)
+        return hay.room_mentions.between(after, hay.question_token_start)
+
+    def room_mentions_html(self, hay: Haystack) -> list[str]:
+        """A line on the sentences that name a room without being facts, and the last one after the fact."""
+        mentions = hay.room_mentions
+        if not len(mentions):
+            return []
+        after = self.mentions_after_facts(hay)
+        count = f"{len(mentions):,} sentence{'s' if len(mentions) != 1 else ''}"
+        parts = [
+            f"<p class='rmt-rooms'>The text names a room in {count} that {'are' if len(mentions) != 1 else 'is'} "
+            f"not a fact ({len(after):,} after the fact; ▼ on the answer plot). The memory can take one for a fact.</p>"
+        ]
+        if len(after):
+            i = int(after[-1])
+            segment = self.segment_of(int(mentions.tokens[i]), hay) + 1
+            sentence = html.escape(mentions.sentence(i, hay.text))
+            marked = ROOM_WORD.sub(lambda m: f"<mark class='room'>{m.group(0)}</mark>", sentence)
+            parts.append(
+                f"<p class='rmt-room'><small>segment {segment:,} · the last after the fact</small><br>{marked}</p>"
+            )
+        return parts
 
     # ----- running ---------------------------------------------------------------------------
     def stop(self, hay_id: str | None, wait: float = 10.0) -> str:
@@ -468,6 +500,7 @@ class Explorer:
 
     def answer_figure(self, run: LiveRun, fact_segments: list[int], hay: Haystack) -> go.Figure:
         probed = [r for r in run.records if r.probabilities is not None]
+        mentions = hay.room_mentions
         return plots.answer_figure(
             [r.index for r in probed],
             [r.probabilities for r in probed],
@@ -475,6 +508,10 @@ class Explorer:
             fact_segments,
             run.num_segments,
             hay.answer,
+            rooms_named=[
+                (self.segment_of(int(mentions.tokens[i]), hay), mentions.room(i), mentions.sentence(i, hay.text))
+                for i in range(len(mentions))
+            ],
         )
 
     def final_view(self, entry: Entry, fact_segments: list[int], question_segment: int) -> RunView:
@@ -521,6 +558,8 @@ class Explorer:
         lines = [f"### RMT answers **{answer}** ({percent(probs[best])})"]
         if hay.answer:
             lines.append("**Correct.**" if answer == hay.answer else f"**Wrong**: the facts say **{hay.answer}**")
+            if line := self.room_mentions_verdict(hay, run, answer):
+                lines.append(line)
         if self.baseline is not None:
             window = self.baseline.config.text_per_segment
             ids = hay.token_ids[None, -window:] if hay.num_tokens > window else hay.token_ids[None]
@@ -539,6 +578,40 @@ class Explorer:
                 f"Without memory (same encoder, fine-tuned, reads only the last {window} tokens): **{base}**{note}"
             )
         return "\n\n".join(lines)
+
+    def room_mentions_verdict(self, hay: Haystack, run: LiveRun, answer: str) -> str | None:
+        """What the text said about rooms after the fact, next to a right or a wrong answer.
+
+        Only what was read: which sentence named the room the model gave, and whether it sat in the
+        question's own segment, where the answer reads it directly rather than through the memory.
+        It does not claim the sentence is why; evaluation without the book's room sentences is what
+        says it usually is.
+        """
+        after = self.mentions_after_facts(hay)
+        if not len(after):
+            return None
+        mentions = hay.room_mentions
+        if answer == hay.answer:
+            count = f"{len(after):,} sentence{'s' if len(after) != 1 else ''}"
+            return f"After the fact the text named a room in {count} (▼); the memory kept the fact."
+        same = [int(i) for i in after if mentions.room(int(i)) == answer]
+        if not same:
+            return None
+        i = same[-1]
+        segment = self.segment_of(int(mentions.tokens[i]), hay)
+        quote = f"“{markdown_literal(plots.shorten(mentions.sentence(i, hay.text), 160))}”"
+        if segment == self.segment_of(hay.question_token_start, hay):
+            before = [r for r in run.records if r.index < segment and r.probabilities is not None]
+            kept = self.class_names[int(np.argmax(before[-1].probabilities))] if before else None
+            return (
+                f"The question's own segment ({segment + 1:,}, ▼) names the **{answer}**: {quote} "
+                "The answer reads that segment directly, beside the question"
+                + (f"; asked of the memory just before it, the model answered **{kept}**." if kept else ".")
+            )
+        return (
+            f"After the fact the text named the **{answer}** (segment {segment + 1:,}, ▼): {quote} "
+            "Sentences like this are where the shipped model loses most facts (see About)."
+        )
 
     # ----- inspection ------------------------------------------------------------------------
     def inspect(self, hay_id: str | None, segment: int | float, layer: int | float | str, head: str | int) -> go.Figure:

@@ -6,6 +6,10 @@ One place so that a score reads the same everywhere: the card must not say 100% 
 
 from __future__ import annotations
 
+import re
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&])")
+
 
 def percent(fraction: float) -> str:
     """Whole percent, except where rounding would claim a perfect or a zero score (199/200 is 99.5%)."""
@@ -33,3 +37,12 @@ def flops_saving(ratio: float) -> str:
     if ratio >= 1 / 1.5:
         return f"about the FLOPs of full attention (ratio {ratio:.2f})"
     return f"x{1 / ratio:.1f} more FLOPs than full attention: too short for memory to pay"
+
+
+def markdown_literal(text: str) -> str:
+    """Text shown as it is inside Markdown: a book's _italics_ or a pasted <tag> must not format.
+
+    Every ASCII punctuation mark may be backslash-escaped in CommonMark, so escaping all the
+    significant ones is always safe.
+    """
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)

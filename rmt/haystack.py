@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from rmt.noise import NoiseCorpus, build_corpus, load_corpus
+from rmt.room_sentences import ROOM_WORD, first_room_tokens
 from rmt.tasks import NAMES, ROOMS, TaskSample, check_task, make_task
 
 MAX_TOKENS = 10_000_000  # far above any demo; stops a typo from eating the machine
@@ -35,6 +36,60 @@ class FactSpan:
     token_end: int
 
 
+MENTION_DTYPES = {"tokens": np.int32, "rooms": np.int8, "char_starts": np.int32, "char_ends": np.int32}
+
+
+@dataclass
+class RoomMentions:
+    """Sentences of the noise (not facts) that name a room, in reading order, one row each.
+
+    "By some writers this office is called a sinecure." moves nobody, but a memory can take it
+    for a fact: these are where a run may lose one, so the app marks them. Arrays, not objects: a
+    pasted text can name a room in hundreds of thousands of sentences.
+    """
+
+    tokens: np.ndarray  # int32 [M] the room word's first token, in Haystack.token_ids
+    rooms: np.ndarray  # int8 [M] index into ROOMS
+    char_starts: np.ndarray  # int32 [M] the sentence, in Haystack.text
+    char_ends: np.ndarray  # int32 [M]
+
+    @classmethod
+    def from_columns(cls, columns: list) -> RoomMentions:
+        """From four sequences in field order (tokens, rooms, char starts, char ends)."""
+        pairs = zip(MENTION_DTYPES.items(), columns, strict=True)
+        return cls(**{name: np.asarray(column, dtype=dtype) for (name, dtype), column in pairs})
+
+    @classmethod
+    def empty(cls) -> RoomMentions:
+        return cls.from_columns([()] * len(MENTION_DTYPES))
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def room(self, i: int) -> str:
+        return ROOMS[int(self.rooms[i])]
+
+    def between(self, first_token: int, last_token: int) -> np.ndarray:
+        """Indices of the mentions whose room word lies in [first_token, last_token)."""
+        return np.flatnonzero((self.tokens >= first_token) & (self.tokens < last_token))
+
+    def sentence(self, i: int, text: str, max_chars: int = 240) -> str:
+        """The mention's sentence; a long one (a paste without full stops) cut around its room."""
+        sentence = " ".join(text[int(self.char_starts[i]) : int(self.char_ends[i])].split())
+        if len(sentence) <= max_chars:
+            return sentence
+        at = ROOM_WORD.search(sentence)
+        middle = at.start() if at else 0
+        start = max(0, min(middle - max_chars // 2, len(sentence) - max_chars))
+        return "…" + sentence[start : start + max_chars].strip() + "…"
+
+    @staticmethod
+    def merge(*parts: RoomMentions) -> RoomMentions:
+        columns = [np.concatenate([getattr(p, name) for p in parts]) for name in MENTION_DTYPES]
+        order = np.argsort(columns[0], kind="stable")
+        return RoomMentions.from_columns([c[order] for c in columns])
+
+
 @dataclass
 class Haystack:
     task: str
@@ -47,6 +102,7 @@ class Haystack:
     seed: int | None = None
     noise: str = ""
     notes: list[str] = field(default_factory=list)  # what a custom haystack's author should know
+    room_mentions: RoomMentions = field(default_factory=RoomMentions.empty, repr=False)
 
     @property
     def num_tokens(self) -> int:
@@ -61,6 +117,11 @@ class Haystack:
         out.pop("token_ids")
         out["num_tokens"] = self.num_tokens
         out["facts"] = [asdict(f) for f in self.facts]
+        mentions = self.room_mentions
+        out["room_mentions"] = [
+            {"room": mentions.room(i), "token": int(mentions.tokens[i]), "sentence": mentions.sentence(i, self.text)}
+            for i in range(len(mentions))
+        ]
         return out
 
 
@@ -209,7 +270,41 @@ def assemble(
         question_token_start=len(token_ids) - len(question_ids),
         seed=seed,
         noise=noise_name,
+        room_mentions=noise_room_mentions(window, boundaries, spans, tokenizer, len(context)),
     )
+
+
+def noise_room_mentions(
+    window: NoiseWindow, boundaries: list[int], spans: list[FactSpan], tokenizer, context_chars: int
+) -> RoomMentions:
+    """The noise's sentences that name a room, moved to where they sit once the facts are in."""
+    sentences, positions, rooms = first_room_tokens(window.token_ids, window.boundary_tokens, tokenizer)
+    if not len(positions):
+        return RoomMentions.empty()
+    fact_chars = np.asarray([window.boundary_chars[b] for b in boundaries], dtype=np.int64)
+    fact_tokens = np.asarray([window.boundary_tokens[b] for b in boundaries], dtype=np.int64)
+    # Everything from a fact's boundary on moved by what came in there: the window position that
+    # follows fact i is its span's end (plus the space after it, in characters).
+    starts = window.boundary_chars[sentences]
+    ends = np.append(window.boundary_chars[1:], len(window.text))[sentences]
+    last_fact = np.searchsorted(fact_tokens, window.boundary_tokens[sentences], side="right")  # 0 = none yet
+    token_shift = np.concatenate([[0], [s.token_end for s in spans] - fact_tokens])[last_fact]
+    char_shift = np.concatenate([[0], [s.char_end + 1 for s in spans] - fact_chars])[last_fact]
+    return RoomMentions.from_columns(
+        [positions + token_shift, rooms, starts + char_shift, np.minimum(ends + char_shift, context_chars)]
+    )
+
+
+def span_room_mentions(hay: Haystack, spans: list[FactSpan], tokenizer) -> RoomMentions:
+    """Room mentions of sentences put in as noise (distractors): each span is one sentence."""
+    found: list[tuple[int, int, int, int]] = []  # (token, room, char start, char end)
+    for span in spans:
+        _, positions, rooms = first_room_tokens(
+            hay.token_ids[span.token_start : span.token_end], np.zeros(1, dtype=np.int64), tokenizer
+        )
+        if len(positions):
+            found.append((span.token_start + int(positions[0]), int(rooms[0]), span.char_start, span.char_end))
+    return RoomMentions.from_columns(list(zip(*found, strict=True)) or [()] * len(MENTION_DTYPES))
 
 
 def reask(hay: Haystack, question: str, answer: str, tokenizer) -> Haystack:
@@ -285,7 +380,10 @@ def build_haystack(
         seed,
         corpus.name,
     )
-    hay.facts = [span for span, (_, is_noise, *_) in zip(hay.facts, placed, strict=True) if not is_noise]
+    is_noise = [noise for _, noise, *_ in placed]
+    distractor_spans = [span for span, noise in zip(hay.facts, is_noise, strict=True) if noise]
+    hay.facts = [span for span, noise in zip(hay.facts, is_noise, strict=True) if not noise]
+    hay.room_mentions = RoomMentions.merge(hay.room_mentions, span_room_mentions(hay, distractor_spans, tokenizer))
     return hay
 
 

@@ -6,6 +6,7 @@ most ``MAX_MAP`` cells a side, so a 2M-token run ships the same few hundred KB a
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 
@@ -19,6 +20,7 @@ MAX_MAP = 256
 FONT = {"size": 15}
 FACT_COLOUR = "rgba(255, 170, 0, 0.35)"
 QUESTION_COLOUR = "rgba(0, 150, 255, 0.25)"
+ROOM_MENTION_COLOUR = "#6b6b6b"
 
 
 TITLE_LINE = 36  # characters of a 17-px title that fit across a phone-wide (360 px) plot
@@ -76,6 +78,13 @@ def whole_segment_ticks(axis: dict, last_segment: int) -> dict:
     return axis | {"tickformat": ",d"}
 
 
+def shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a space with an ellipsis: hover boxes do not wrap."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def pool_indices(n: int, limit: int = MAX_MAP) -> np.ndarray:
     """Which of n items to show when at most ``limit`` fit: evenly spaced, first and last kept."""
     if n <= limit:
@@ -90,8 +99,14 @@ def answer_figure(
     fact_segments: Sequence[int] = (),
     total_segments: int | None = None,
     truth: str | None = None,
+    rooms_named: Sequence[tuple[int, str, str]] = (),
 ) -> go.Figure:
-    """Probability of each answer after each segment: the answer forming as facts are read."""
+    """Probability of each answer after each segment: the answer forming as facts are read.
+
+    ``rooms_named`` are (segment, room, sentence) for the text's sentences that name a room without
+    being a fact, drawn as ▼ above the plot: where a curve jumps to a wrong room, the marker shows
+    what the memory read there.
+    """
     fig = go.Figure()
     probs = np.asarray(probabilities, dtype=np.float32).reshape(len(segments), len(class_names))
     keep = pool_indices(len(segments), 2000)
@@ -116,9 +131,24 @@ def answer_figure(
             annotation_text="fact",
             annotation_position="top left",
         )
+    if rooms_named:
+        shown = [rooms_named[i] for i in pool_indices(len(rooms_named), 500)]
+        fig.add_trace(
+            go.Scatter(
+                x=[segment + 1 for segment, _, _ in shown],
+                y=[1.07] * len(shown),
+                mode="markers",
+                marker={"symbol": "triangle-down", "size": 10, "color": ROOM_MENTION_COLOUR},
+                name="room in the text",
+                # a pasted text can hold markup: Plotly reads a few tags in hover text, so escape it
+                customdata=[[room, html.escape(shorten(sentence, 90), quote=False)] for _, room, sentence in shown],
+                hovertemplate="segment %{x:,d}: the text names the <b>%{customdata[0]}</b><br>"
+                "“%{customdata[1]}”<extra></extra>",
+            )
+        )
     last = total_segments or (int(x[-1]) if len(x) else 1)
     fig.update_xaxes(whole_segment_ticks({"title": "segment", "range": [0.5, last + 0.5]}, last))
-    fig.update_yaxes(title="P(answer)", range=[0, 1.02])
+    fig.update_yaxes(title="P(answer)", range=[0, 1.12 if rooms_named else 1.02], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1])
     # The truth goes in the title, not in a legend entry: the widest entry sets every column's width,
     # and "bathroom (truth)" left room for one entry a row on a phone.
     title = "The answer forming per segment" + (f" (truth: {truth})" if truth else "")

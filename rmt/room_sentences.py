@@ -14,6 +14,8 @@ import random
 import re
 from pathlib import Path
 
+import numpy as np
+
 from rmt.noise import SPLITS, clean_text, read_book, sentence_spans
 from rmt.tasks import ROOMS
 
@@ -80,3 +82,36 @@ def draw_room_sentences(source: str, count: int, rng: random.Random) -> list[str
     if not pool:
         return []
     return [swap_room(rng.choice(pool), rng.choice(ROOMS)) for _ in range(count)]
+
+
+@functools.lru_cache(maxsize=4)
+def room_token_ids(tokenizer) -> dict[int, int]:
+    """Token id of each room word, singular and plural, -> its index in ROOMS.
+
+    Each is one word piece of the uncased vocabulary ("Offices" -> "offices"), so a room named in
+    the noise is found among token ids exactly where the model reads it.
+    """
+    ids: dict[int, int] = {}
+    for index, room in enumerate(ROOMS):
+        for word in (room, room + "s"):
+            pieces = tokenizer.tokenize(word)
+            if len(pieces) == 1 and pieces[0] != tokenizer.unk_token:
+                ids[tokenizer.convert_tokens_to_ids(pieces[0])] = index
+    return ids
+
+
+def first_room_tokens(
+    token_ids: np.ndarray, sentence_starts: np.ndarray, tokenizer
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each sentence that names a room: (sentence index, its first room token, that room's index).
+
+    ``sentence_starts`` are the token positions where sentences start, sorted, the first one 0.
+    """
+    room_ids = room_token_ids(tokenizer)
+    positions = np.flatnonzero(np.isin(token_ids, np.fromiter(room_ids, dtype=np.int64)))
+    sentences = np.searchsorted(sentence_starts, positions, side="right") - 1
+    first = np.ones(len(positions), dtype=bool)
+    first[1:] = sentences[1:] != sentences[:-1]  # one mention a sentence: its first room word
+    positions, sentences = positions[first], sentences[first]
+    rooms = np.asarray([room_ids[int(t)] for t in token_ids[positions]], dtype=np.int8)
+    return sentences, positions, rooms

@@ -115,3 +115,27 @@ def test_continue_goes_on_from_where_stop_left_and_reaches_the_same_answer(explo
     assert all(a is b for a, b in zip(run.records, read_before, strict=False))  # not read again from the start
     assert run.final_probabilities == pytest.approx(whole_probs, abs=1e-5)
     assert run.seconds == sorted(run.seconds)  # the clock goes on, it does not restart
+
+
+def test_a_room_named_by_the_book_is_marked_and_quoted_in_the_verdict(explorer) -> None:
+    """The app's scene: Moby-Dick says "this office is called a sinecure" in the question's segment.
+
+    The memory keeps the kitchen until then; the answer, which reads that segment directly, says
+    office, and the verdict quotes the sentence. Fifty tokens more put the sentence a segment earlier:
+    the memory reads it, keeps the fact, and the verdict says so.
+    """
+    hay_id, preview, summary = explorer.generate("memorize", 3296, seed=1592)
+    assert summary["answer"] == "kitchen" and summary["rooms_named"] == 2
+    assert "<mark class='room'>office</mark> is called a sinecure" in preview
+    last = final_view(explorer, hay_id)
+    assert "RMT answers **office**" in last.verdict and "**Wrong**" in last.verdict
+    assert "question's own segment (29, ▼) names the **office**" in last.verdict
+    assert "sinecure" in last.verdict and "the model answered **kitchen**" in last.verdict
+    (marks,) = [t for t in last.answer_figure.data if t.name == "room in the text"]
+    assert 29 in list(marks.x) and ["office", "By some writers this office is called a sinecure."] in [
+        list(row) for row in marks.customdata
+    ]
+    hay_id, *_ = explorer.generate("memorize", 3346, seed=1592)
+    last = final_view(explorer, hay_id)
+    assert "**Correct.**" in last.verdict
+    assert "named a room in 2 sentences (▼); the memory kept the fact" in last.verdict

@@ -19,6 +19,23 @@ def test_answer_figure_has_a_line_per_class_and_marks_fact_segments() -> None:
     assert sorted((r.x0, r.x1) for r in rects) == [(7.5, 8.5), (30.5, 31.5)]  # segments 8 and 31, 1-based
 
 
+def test_answer_figure_marks_rooms_named_in_the_text_above_the_curves() -> None:
+    probs = np.full((50, 6), 1 / 6)
+    named = [(11, "office", "By some writers this office is called a <b>sinecure</b>."), (40, "garden", "x " * 80)]
+    fig = plots.answer_figure(list(range(50)), probs, list("abcdef"), rooms_named=named)
+    (marks,) = [t for t in fig.data if t.name == "room in the text"]
+    assert list(marks.x) == [12, 41]  # 1-based segments, as on the axis
+    assert min(marks.y) > 1 and fig.layout.yaxis.range[1] > max(marks.y)  # above P = 1, inside the plot
+    assert [row[0] for row in marks.customdata] == ["office", "garden"]
+    assert "&lt;b&gt;sinecure" in marks.customdata[0][1]  # the text's own markup is shown, not applied
+    assert len(marks.customdata[1][1]) <= 91 and marks.customdata[1][1].endswith("…")
+    plain = plots.answer_figure(list(range(50)), probs, list("abcdef"))
+    assert len(plain.data) == 6 and plain.layout.yaxis.range[1] < 1.05
+    many = [(s, "office", "s") for s in range(5000)]
+    fig = plots.answer_figure(list(range(5000)), np.full((5000, 6), 1 / 6), list("abcdef"), rooms_named=many)
+    assert len(fig.data[-1].x) <= 500
+
+
 def test_memory_distance_map_is_pooled_and_float32() -> None:
     rng = np.random.default_rng(0)
     memories = rng.normal(size=(1000, 64)).astype(np.float32)

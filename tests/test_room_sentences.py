@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from conftest import assert_facts_well_placed
 
 from rmt.data import make_sample
-from rmt.haystack import build_haystack
+from rmt.haystack import build_custom_haystack, build_haystack
 from rmt.room_sentences import MAX_WORDS, draw_room_sentences, room_named, room_sentences, swap_room
 from rmt.tasks import ROOMS
 
@@ -68,3 +69,62 @@ def test_training_samples_with_room_noise(tokenizer) -> None:
 
     assert min(draw(1.0)) >= 1
     assert sum(count > 0 for count in draw(0.0)) <= 2  # the books alone seldom name a room in 345 tokens
+
+
+def assert_mentions_are_the_noise_room_words(hay, tokenizer) -> None:
+    """Each mention points at a room word of the noise, inside the sentence it quotes; every room word
+    of the noise belongs to a sentence with a mention."""
+    mentions = hay.room_mentions
+    room_tokens = {tokenizer.convert_tokens_to_ids(w) for r in ROOMS for w in (r, r + "s")}
+    inside_facts = [(f.token_start, f.token_end) for f in hay.facts] + [(hay.question_token_start, hay.num_tokens)]
+    noise_room_tokens = [
+        p
+        for p, t in enumerate(hay.token_ids.tolist())
+        if t in room_tokens and not any(a <= p < b for a, b in inside_facts)
+    ]
+    assert [int(t) for t in mentions.tokens] == sorted(int(t) for t in mentions.tokens)
+    assert set(mentions.tokens.tolist()) <= set(noise_room_tokens)
+    assert len(mentions) <= len(noise_room_tokens) and (len(mentions) > 0) == (len(noise_room_tokens) > 0)
+    for i in range(len(mentions)):
+        word = tokenizer.convert_ids_to_tokens(int(hay.token_ids[mentions.tokens[i]]))
+        assert word in (mentions.room(i), mentions.room(i) + "s")
+        start, end = int(mentions.char_starts[i]), int(mentions.char_ends[i])
+        assert re.search(rf"\b{mentions.room(i)}s?\b", hay.text[start:end], re.IGNORECASE)
+        assert start == 0 or hay.text[start - 1].isspace()  # a sentence start, not mid-word
+        assert not any(f.char_start < end and start < f.char_end for f in hay.facts)
+
+
+@pytest.mark.parametrize("task", ["memorize", "detect", "reasoning"])
+def test_room_mentions_point_at_the_room_words_of_the_noise(task: str, tokenizer) -> None:
+    found = 0
+    for seed in range(12):
+        hay = build_haystack(task, 20_000, tokenizer, seed=seed)
+        assert_mentions_are_the_noise_room_words(hay, tokenizer)
+        found += len(hay.room_mentions)
+    assert found > 5  # Moby-Dick names a room about once in 12,000 tokens
+
+
+def test_distractors_are_room_mentions(tokenizer) -> None:
+    distractors = draw_room_sentences("valid", 3, random.Random(1))
+    hay = build_haystack("detect", 3000, tokenizer, seed=5, distractors=distractors)
+    assert_mentions_are_the_noise_room_words(hay, tokenizer)
+    quoted = [hay.room_mentions.sentence(i, hay.text) for i in range(len(hay.room_mentions))]
+    assert all(d in quoted for d in distractors)
+
+
+def test_a_pasted_text_naming_rooms_has_its_mentions_but_a_fact_is_not_one(tokenizer) -> None:
+    noise = "The kitchen was warm. Nothing moved. The Offices closed at noon. " * 30
+    hay = build_custom_haystack(noise, ["Mary went to the garden."], "Where is Mary?", 1500, tokenizer, depth=0.5)
+    assert_mentions_are_the_noise_room_words(hay, tokenizer)
+    rooms = {hay.room_mentions.room(i) for i in range(len(hay.room_mentions))}
+    assert rooms == {"kitchen", "office"}  # "garden" is only in the fact
+    listed = hay.to_json()["room_mentions"]
+    assert {m["sentence"] for m in listed} == {"The kitchen was warm.", "The Offices closed at noon."}
+
+
+def test_a_sentence_without_full_stops_is_quoted_around_its_room(tokenizer) -> None:
+    noise = " ".join(["word"] * 3000) + " the bedroom " + " ".join(["word"] * 3000)
+    hay = build_custom_haystack(noise, ["Mary went to the garden."], "Where is Mary?", 5000, tokenizer, depth=0.0)
+    assert len(hay.room_mentions) == 1
+    quoted = hay.room_mentions.sentence(0, hay.text)
+    assert "bedroom" in quoted and len(quoted) <= 242

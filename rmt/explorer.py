@@ -376,7 +376,7 @@ class Explorer:
         count = f"{len(mentions):,} sentence{'s' if len(mentions) != 1 else ''}"
         parts = [
             f"<p class='rmt-rooms'>The text names a room in {count} that {'are' if len(mentions) != 1 else 'is'} "
-            f"not a fact ({len(after):,} after the fact; ▼ on the answer plot). The memory can take one for a fact.</p>"
+            f"not a fact ({len(after):,} after the fact; ▼ on the answer plot). The model can take one for a fact.</p>"
         ]
         if len(after):
             i = int(after[-1])

@@ -348,10 +348,10 @@ John's: with facts about several people it mostly answers a room it read, whoeve
 haystack with several people says so, quoting the measured rate (the model card's "Keeping people apart").
 
 The book names rooms too ("By some writers this office is called a sinecure."). Such a sentence moves nobody,
-but the memory can take it for a fact, and on long haystacks that is where the shipped model loses most of
-them: Memorize at 1,024 segments was right 189 times in 200 on *Moby-Dick*, and 128 times in 128 with the
-book's 24 room-naming sentences taken out. The preview counts these sentences, the answer plot marks them ▼,
-and a wrong verdict quotes the one that named the room the model gave.
+but the model can take it for a fact, and on long haystacks that is where the shipped model loses them:
+Memorize at 1,024 segments was right 189 times in 200 on *Moby-Dick*, and at 2,000,000 tokens 122 times in
+200; with the book's 24 room-naming sentences taken out, 128 in 128 and 32 in 32. The preview counts these
+sentences, the answer plot marks them ▼, and a wrong verdict quotes the one that named the room the model gave.
 
 ### What the plots show
 - **Answer forming**: after every segment the question is asked of the memory so far; ▼ marks a sentence of

@@ -610,7 +610,7 @@ class Explorer:
             )
         return (
             f"After the fact the text named the **{answer}** (segment {segment + 1:,}, ▼): {quote} "
-            "Sentences like this are where the shipped model loses most facts (see About)."
+            "Sentences like this are where the shipped model loses facts on long haystacks (see About)."
         )
 
     # ----- inspection ------------------------------------------------------------------------

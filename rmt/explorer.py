@@ -508,9 +508,9 @@ class Explorer:
             fact_segments,
             run.num_segments,
             hay.answer,
-            rooms_named=[
+            rooms_named=[  # pooled before the sentences are cut out: this runs at every live update
                 (self.segment_of(int(mentions.tokens[i]), hay), mentions.room(i), mentions.sentence(i, hay.text))
-                for i in range(len(mentions))
+                for i in plots.pool_indices(len(mentions), plots.MAX_ROOM_MARKS)
             ],
         )
 
@@ -594,10 +594,10 @@ class Explorer:
         if answer == hay.answer:
             count = f"{len(after):,} sentence{'s' if len(after) != 1 else ''}"
             return f"After the fact the text named a room in {count} (▼); the memory kept the fact."
-        same = [int(i) for i in after if mentions.room(int(i)) == answer]
-        if not same:
+        same = after[mentions.rooms[after] == ROOMS.index(answer)] if answer in ROOMS else after[:0]
+        if not len(same):
             return None
-        i = same[-1]
+        i = int(same[-1])
         segment = self.segment_of(int(mentions.tokens[i]), hay)
         quote = f"“{markdown_literal(plots.shorten(mentions.sentence(i, hay.text), 160))}”"
         if segment == self.segment_of(hay.question_token_start, hay):

@@ -21,6 +21,7 @@ FONT = {"size": 15}
 FACT_COLOUR = "rgba(255, 170, 0, 0.35)"
 QUESTION_COLOUR = "rgba(0, 150, 255, 0.25)"
 ROOM_MENTION_COLOUR = "#6b6b6b"
+MAX_ROOM_MARKS = 500  # ▼ marks on the answer plot; a pasted text may name a room in every sentence
 
 
 TITLE_LINE = 36  # characters of a 17-px title that fit across a phone-wide (360 px) plot
@@ -132,7 +133,7 @@ def answer_figure(
             annotation_position="top left",
         )
     if rooms_named:
-        shown = [rooms_named[i] for i in pool_indices(len(rooms_named), 500)]
+        shown = [rooms_named[i] for i in pool_indices(len(rooms_named), MAX_ROOM_MARKS)]
         fig.add_trace(
             go.Scatter(
                 x=[segment + 1 for segment, _, _ in shown],

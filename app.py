@@ -196,7 +196,11 @@ def build() -> gr.Blocks:
                     with gr.Row():
                         seed = gr.Number(value=0, label="Seed (0 to 2^31 - 1)", step=1)
                         noise_source = gr.Radio(
-                            [("Moby-Dick (never trained on)", "valid"), ("Austen (training books)", "train")],
+                            [
+                                ("Moby-Dick (never trained on)", "valid"),
+                                ("Moby-Dick without its room sentences", "valid-no-rooms"),
+                                ("Austen (training books)", "train"),
+                            ],
                             value="valid",
                             label="Noise",
                         )
@@ -254,7 +258,10 @@ def build() -> gr.Blocks:
                 "Accuracy of the shipped checkpoints on the held-out book (Moby-Dick), from their `eval.json`. "
                 "Dashed: the same encoder fine-tuned without memory, reading only the last segment. "
                 "Open circles: points measured before Project Gutenberg's licence text was cut from the book "
-                '(its "principal office is located at ..." read like a fact); not re-run since.'
+                '(its "principal office is located at ..." read like a fact); not re-run since. '
+                "Stars: the same book with its sentences that name a room taken out (noise *Moby-Dick without "
+                "its room sentences*, from `no_rooms.json`): how long the memory keeps a fact when nothing else "
+                "names a room. Bars are 95% intervals; hover a point for its count."
             )
             gr.Plot(value=explorer.accuracy_figure(), label="Accuracy")
             needle = explorer.needle_figure()

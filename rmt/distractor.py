@@ -27,9 +27,8 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer
 from rmt.device import pick_device
 from rmt.haystack import build_custom_haystack, count_tokens
 from rmt.inference import classify_equal_length, prepare_for_inference
-from rmt.noise import VALID_BOOKS
-from rmt.room_sentences import book_sentences, room_named
-from rmt.tasks import NAMES, ROOMS
+from rmt.noise import VALID_BOOKS, book_sentences
+from rmt.tasks import NAMES, ROOMS, room_named
 
 
 def facts_except(room: str) -> list[tuple[str, str]]:

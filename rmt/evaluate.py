@@ -142,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", default=None, help="comma list of token counts, instead of --segments")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--noise", default="valid", help="valid (held-out book), train, all, or a text FILE")
+    parser.add_argument(
+        "--noise",
+        default="valid",
+        help="valid (held-out book), valid-no-rooms (it, less its sentences naming a room), train, all, or a text FILE",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--last-segments", type=int, default=None, help="read only the last k segments (1 = no memory)")
     parser.add_argument(

@@ -33,9 +33,10 @@ from rmt.flops import PRESETS, compare
 from rmt.formatting import flops_saving, format_duration, markdown_literal, percent
 from rmt.haystack import Haystack, build_custom_haystack, build_haystack, fact_person
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
-from rmt.room_sentences import ROOM_WORD
+from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
+from rmt.room_sentences import room_sentences
 from rmt.segments import num_segments, segment_index
-from rmt.tasks import NAMES, ROOMS, TASKS, check_task
+from rmt.tasks import NAMES, ROOM_WORD, ROOMS, TASKS, check_task
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "rmt-minilm-babi"
@@ -48,7 +49,7 @@ CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def nearest_point(points: list[dict], num_tokens: int) -> dict:
-    """The measured point whose length is nearest ``num_tokens`` on a log scale."""
+    """The measured point whose length is nearest ``num_tokens`` on a log scale (the first, in a tie)."""
     return min(points, key=lambda p: abs(math.log(p["tokens"] / max(1, num_tokens))))
 
 
@@ -123,6 +124,7 @@ class Explorer:
         self.class_names = self.model.config.class_names or list(ROOMS)
         self.evals = self.eval_tables()  # read once: every preview quotes the RMT's
         self.people_evals: list[dict] = self.eval_tables("names.json").get("RMT", [])  # type: ignore[assignment]
+        self.no_rooms_evals: dict = self.eval_tables("no_rooms.json").get("RMT", {})
 
     def on_model_thread(self, fn: Callable, *args):
         """Run ``fn(*args)`` on the one thread that does all model work, and wait for it.
@@ -199,8 +201,8 @@ class Explorer:
         num_tokens = self.check_tokens(tokens)
         fraction = self.check_depth(depth)
         seed = self.check_seed(seed)
-        if noise_source not in ("valid", "train", "all"):
-            raise ValueError(f"unknown noise source {noise_source!r}: use valid, train or all")
+        if noise_source not in NOISE_SOURCES:
+            raise ValueError(f"unknown noise source {noise_source!r}: use {', '.join(NOISE_SOURCES)}")
         if (task or "").strip().lower() == "custom":
             noise_text = self.check_text(noise_text, "the pasted noise")
             facts = [f for f in self.check_text(facts_text, "the facts").splitlines() if f.strip()]
@@ -277,7 +279,7 @@ class Explorer:
             "noise": hay.noise,
             "characters": len(hay.text),
             "notes": list(hay.notes),
-            "measured_accuracy": self.measured_accuracy(hay.task, hay.num_tokens),
+            "measured_accuracy": self.measured_accuracy(hay.task, hay.num_tokens, hay.noise),
             "rooms_named": len(hay.room_mentions),  # sentences of the noise that name a room: see room_mentions
             "facts": [
                 {"text": f.text, "token": f.token_start, "segment": self.segment_of(f.token_start, hay) + 1}
@@ -285,19 +287,25 @@ class Explorer:
             ],
         }
 
-    def measured_accuracy(self, task: str, num_tokens: int) -> str | None:
+    def measured_accuracy(self, task: str, num_tokens: int, noise: str = "valid") -> str | None:
         """What evaluation measured for this task at the nearest length, so a run is read against it.
 
         One run is one sample: a right answer at 2M tokens is not proof, a wrong one not a bug. The
         sentence says how often the shipped model was right on the held-out book at about this length.
+        On the book without its room sentences, that table's points come first (a tie goes to them),
+        and the sentence names which book a point was measured on.
         """
-        points = self.evals.get("RMT", {}).get("tasks", {}).get(task, {}).get("points", [])
+        whole = self.evals.get("RMT", {}).get("tasks", {}).get(task, {}).get("points", [])
+        points = [p | {"book": "held-out book"} for p in whole]
+        if noise == VALID_NO_ROOMS:
+            no_rooms = self.no_rooms_evals.get("tasks", {}).get(task, {}).get("points", [])
+            points = [p | {"book": "held-out book without its room sentences"} for p in no_rooms] + points
         if not points or num_tokens <= 0:
             return None
         point = nearest_point(points, num_tokens)
         return (
             f"In evaluation the shipped model answered {percent(point['accuracy'])} of {task} haystacks of "
-            f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, held-out book; "
+            f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, {point['book']}; "
             f"chance is {1 / len(self.class_names):.0%})."
             + (f" That point was measured {point['noise_note']}." if point.get("noise_note") else "")
         )
@@ -370,6 +378,12 @@ class Explorer:
     def room_mentions_html(self, hay: Haystack) -> list[str]:
         """A line on the sentences that name a room without being facts, and the last one after the fact."""
         mentions = hay.room_mentions
+        if not len(mentions) and hay.noise == VALID_NO_ROOMS:
+            cut = len(room_sentences("valid"))
+            return [
+                f"<p class='rmt-rooms'>Nothing in this text but the facts names a room: the {cut} sentences of the "
+                "book that do were cut out. The memory only has to keep the fact.</p>"
+            ]
         if not len(mentions):
             return []
         after = self.mentions_after_facts(hay)
@@ -725,13 +739,13 @@ class Explorer:
             for task, result in table.get("tasks", {}).items():
                 points = sorted(result["points"], key=lambda p: p["tokens"])
                 for target, keep in ((series, False), (older, True)):
-                    chosen = [p for p in points if bool(p.get("noise_note")) == keep]
-                    if chosen:
-                        target[f"{model_name}: {task}"] = (
-                            [p["tokens"] for p in chosen],
-                            [p["accuracy"] for p in chosen],
-                        )
-        return plots.accuracy_figure(series, chance=1 / len(self.class_names), older=older)
+                    if chosen := [p for p in points if bool(p.get("noise_note")) == keep]:
+                        target[f"{model_name}: {task}"] = chosen
+        without_rooms = {
+            f"RMT: {task}": sorted(result["points"], key=lambda p: p["tokens"])
+            for task, result in self.no_rooms_evals.get("tasks", {}).items()
+        }
+        return plots.accuracy_figure(series, chance=1 / len(self.class_names), older=older, without_rooms=without_rooms)
 
     def model_card(self) -> str:
         try:

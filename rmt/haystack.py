@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from rmt.noise import NoiseCorpus, build_corpus, load_corpus
-from rmt.room_sentences import ROOM_WORD, first_room_tokens
-from rmt.tasks import NAMES, ROOMS, TaskSample, check_task, make_task
+from rmt.room_sentences import first_room_tokens
+from rmt.tasks import NAMES, ROOM_WORD, ROOMS, TaskSample, check_task, make_task
 
 MAX_TOKENS = 10_000_000  # far above any demo; stops a typo from eating the machine
 

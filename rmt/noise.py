@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rmt.tasks import room_named
+
 NOISE_DIR = Path(__file__).resolve().parent.parent / "assets" / "noise"
 TRAIN_BOOKS = (
     "austen-emma",
@@ -25,6 +27,10 @@ TRAIN_BOOKS = (
 )
 VALID_BOOKS = ("melville-mobydick",)
 SPLITS = {"train": TRAIN_BOOKS, "valid": VALID_BOOKS, "all": TRAIN_BOOKS + VALID_BOOKS}
+# The held-out book without the sentences that name one of the task's rooms: what the shipped model
+# loses on long haystacks is those sentences, and this split measures (and shows) the memory without them.
+VALID_NO_ROOMS = "valid-no-rooms"
+NOISE_SOURCES = (*SPLITS, VALID_NO_ROOMS)
 
 # A sentence ends at . ! or ? (with closing quotes/brackets/underscores) followed by whitespace.
 SENTENCE_END = re.compile(r"([.!?][\"'\u2019\u201d)\]_]*)(\s+)")
@@ -123,15 +129,34 @@ def read_book(name: str) -> str:
         return f.read()
 
 
+def text_sentences(text: str) -> list[str]:
+    text = clean_text(text)
+    starts, ends = sentence_spans(text)
+    return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def book_sentences(book: str) -> list[str]:
+    return text_sentences(read_book(book))
+
+
+def source_text(source: str) -> str:
+    """The text of a noise source: a split name (``NOISE_SOURCES``) or the path of any plain-text file.
+
+    ``valid-no-rooms`` is the held-out book's sentences, in order and joined by spaces, without
+    those that name a room: the same text as a file written that way, so its haystacks are too.
+    """
+    if source in SPLITS:
+        return "\n\n".join(read_book(book) for book in SPLITS[source])
+    if source == VALID_NO_ROOMS:
+        return " ".join(s for book in VALID_BOOKS for s in book_sentences(book) if not room_named(s))
+    return Path(source).read_text(encoding="utf-8", errors="replace")
+
+
 @functools.lru_cache(maxsize=8)
 def _cached_corpus(source: str, tokenizer_key: int, tokenizer) -> NoiseCorpus:
-    if source in SPLITS:
-        text = "\n\n".join(read_book(book) for book in SPLITS[source])
-    else:
-        text = Path(source).read_text(encoding="utf-8", errors="replace")
-    return build_corpus(source, text, tokenizer)
+    return build_corpus(source, source_text(source), tokenizer)
 
 
 def load_corpus(source: str, tokenizer) -> NoiseCorpus:
-    """``source`` is a split name (train, valid, all) or the path of any plain-text file."""
+    """``source`` is a split name (train, valid, all, valid-no-rooms) or the path of any plain-text file."""
     return _cached_corpus(source, id(tokenizer), tokenizer)

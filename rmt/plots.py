@@ -338,34 +338,64 @@ def time_figure(tokens: Sequence[int], seconds: Sequence[float]) -> go.Figure:
     return base_layout(fig, "Measured time of this run", height=320)
 
 
+def accuracy_point_hover(point: dict) -> str:
+    """One measured point as its count, interval and hardware: at 32 haystacks, 100% is not 99%."""
+    low, high = point["ci95"]
+    return (
+        f"{point['tokens']:,} tokens ({point['segments']:,} segments)<br>"
+        f"{point['correct']} of {point['samples']} right ({point['accuracy']:.1%}; "
+        f"95% CI {low:.1%} to {high:.1%})<br>{html.escape(point.get('device', ''))}"
+    )
+
+
+def accuracy_trace(name: str, points: Sequence[dict], **style) -> go.Scatter:
+    """Measured points with their 95% intervals as error bars and their counts on hover."""
+    accuracy = np.asarray([p["accuracy"] for p in points], dtype=np.float64)
+    low, high = (np.asarray([p["ci95"][i] for p in points], dtype=np.float64) for i in (0, 1))
+    return go.Scatter(
+        x=[p["tokens"] for p in points],
+        y=accuracy,
+        name=name,
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": np.maximum(high - accuracy, 0),
+            "arrayminus": np.maximum(accuracy - low, 0),
+            "thickness": 1,
+            "width": 3,
+        },
+        customdata=[accuracy_point_hover(p) for p in points],
+        hovertemplate="%{customdata}<extra>" + html.escape(name) + "</extra>",
+        **style,
+    )
+
+
 def accuracy_figure(
-    series: dict[str, tuple[Sequence[int], Sequence[float]]],
+    series: dict[str, Sequence[dict]],
     chance: float | None = None,
-    older: dict[str, tuple[Sequence[int], Sequence[float]]] | None = None,
+    older: dict[str, Sequence[dict]] | None = None,
+    without_rooms: dict[str, Sequence[dict]] | None = None,
 ) -> go.Figure:
-    """Accuracy against input length, one line per model and task, from the eval tables.
+    """Accuracy against input length, one line per model and task, from the eval tables' points.
 
     ``older`` points were measured on an earlier version of the noise book (see ``eval.json``'s
     ``noise_note``): drawn as open markers off the lines, so they are shown but never read as current.
+    ``without_rooms`` points read the same book without its room-naming sentences (``no_rooms.json``):
+    stars in their task's colour, off the lines, since it is not the book the lines read.
     """
     fig = go.Figure()
-    older = older or {}
-    names = list(series) + [name for name in older if name not in series]
+    older, without_rooms = older or {}, without_rooms or {}
+    names = list(dict.fromkeys([*series, *older, *without_rooms]))
     color = {name: qualitative.Plotly[i % len(qualitative.Plotly)] for i, name in enumerate(names)}
-    for name, (tokens, accuracy) in series.items():
+    for name, points in series.items():
         dash = "dash" if "no memory" in name else "solid"
-        line = {"dash": dash, "color": color[name]}
-        fig.add_trace(go.Scatter(x=tokens, y=accuracy, mode="lines+markers", name=name, line=line))
-    for name, (tokens, accuracy) in older.items():
-        fig.add_trace(
-            go.Scatter(
-                x=tokens,
-                y=accuracy,
-                mode="markers",
-                name=f"{name} (book still had the licence)",
-                marker={"symbol": "circle-open", "size": 10, "color": color[name]},  # same colour as its line
-            )
-        )
+        fig.add_trace(accuracy_trace(name, points, mode="lines+markers", line={"dash": dash, "color": color[name]}))
+    for name, points in older.items():
+        marker = {"symbol": "circle-open", "size": 10, "color": color[name]}  # same colour as its line
+        fig.add_trace(accuracy_trace(f"{name} (book still had the licence)", points, mode="markers", marker=marker))
+    for name, points in without_rooms.items():
+        marker = {"symbol": "star", "size": 13, "color": color[name], "line": {"width": 1, "color": "white"}}
+        fig.add_trace(accuracy_trace(f"{name}, book without its room sentences", points, mode="markers", marker=marker))
     if chance is not None:
         fig.add_hline(y=chance, line={"color": "grey", "dash": "dot"}, annotation_text="chance")
     fig.update_xaxes(type="log", title="input tokens")

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
-from rmt.evaluate import order_split
+from rmt.evaluate import order_split, wilson_interval
 from rmt.formatting import percent
 from rmt.plots import needle_grid
 
@@ -47,6 +47,36 @@ def merge_evals(files: list[str]) -> dict:
             if p["tokens"] not in known and p.get("depth") is None and not p.get("other_people")
         )
         entry["points"].sort(key=lambda p: p["tokens"])
+    return {"tasks": tasks}
+
+
+def pool_runs(files: list[str]) -> dict:
+    """{"tasks": {task: {"points": [...]}}} with the runs at one length pooled into one point.
+
+    The slow lengths are measured a few haystacks at a time, on different seeds (at 2M tokens, 8
+    haystacks is half an hour of a CPU): their counts add up, and the interval is the pooled one.
+    """
+    pooled: dict[tuple[str, int], dict] = {}
+    for file in files:
+        result = read_json(file)
+        for p in result["points"]:
+            point = pooled.setdefault(
+                (result["task"], p["tokens"]),
+                {"correct": 0, "samples": 0, "segments": p["segments"], "tokens": p["tokens"], "seconds": 0.0}
+                | {"commands": [], "devices": []},
+            )
+            point["correct"] += p["correct"]
+            point["samples"] += p["samples"]
+            point["seconds"] = round(point["seconds"] + p["seconds"], 2)
+            point["commands"].append(result.get("command", ""))
+            device = f"{result.get('device', '?')} {result.get('dtype', '')}".strip()
+            point["devices"] += [device] if device not in point["devices"] else []
+    tasks: dict[str, dict] = {}
+    for (task, _), point in sorted(pooled.items()):
+        low, high = wilson_interval(point["correct"], point["samples"])
+        point |= {"accuracy": point["correct"] / point["samples"], "ci95": [round(low, 4), round(high, 4)]}
+        point["device"] = ", ".join(point.pop("devices"))
+        tasks.setdefault(task, {"points": []})["points"].append(point)
     return {"tasks": tasks}
 
 
@@ -153,6 +183,33 @@ def names_cell(point: dict) -> str:
     return f"{percent(point['accuracy'])} (last read {percent(last)}, earlier {percent(earlier)})"
 
 
+def no_rooms_section(pooled: dict) -> str:
+    """The accuracy table on the held-out book without its room-naming sentences, with every run's command."""
+    commands = [c for entry in pooled["tasks"].values() for p in entry["points"] for c in p["commands"]]
+    lines = [
+        "## Without the book's room sentences",
+        "",
+        "The held-out book with the sentences that name one of the six rooms taken out (every other sentence "
+        "kept, in order; `--noise valid-no-rooms`). On long haystacks such sentences are where the model "
+        "loses the fact (it takes a room named without anyone moving for a fact); here nothing names a room "
+        "but the fact, so this measures how long the memory keeps it. Runs at one length are pooled.",
+        "",
+        table(pooled),
+        "",
+        *(f"- `{c}`" for c in dict.fromkeys(commands)),
+        "",
+        'Runs whose `--noise` is a file wrote that text with `python -c "from rmt.noise import source_text; '
+        "open('mobydick-no-rooms.txt', 'w').write(source_text('valid-no-rooms'))\"`: the same haystacks.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def update_no_rooms(folder: Path, files: list[str]) -> None:
+    """Replace a shipped checkpoint's ``no_rooms.json`` and its card's section from ``rmt.evaluate`` JSONs."""
+    pooled = pool_runs(files)
+    ship_section(folder, "no_rooms.json", pooled, "Without the book's room sentences", no_rooms_section(pooled))
+
+
 def replace_section(card: str, heading: str, section: str) -> str:
     """The card with its ``## {heading}...`` section replaced by ``section`` (appended if absent)."""
     start = card.find(f"## {heading}")
@@ -222,12 +279,16 @@ def update_names(folder: Path, results: list[dict]) -> None:
     ship_section(folder, "names.json", results, "Keeping people apart", names_section(results))
 
 
-def update_tables(folder: Path, needle_file: str | None, names_files: list[str]) -> None:
-    """The needle map and the people table given on the command line, into ``folder``."""
+def update_tables(
+    folder: Path, needle_file: str | None, names_files: list[str], no_rooms_files: list[str] = ()
+) -> None:
+    """The needle map, the people table and the no-room-sentences table given on the command line, into ``folder``."""
     if needle_file:
         update_needle(folder, read_json(needle_file))
     if names_files:
         update_names(folder, [read_json(f) for f in names_files])
+    if no_rooms_files:
+        update_no_rooms(folder, list(no_rooms_files))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         "--names", nargs="*", default=[], help="JSONs from `rmt.evaluate --other-people K`: names.json + card"
     )
     parser.add_argument(
+        "--no-rooms",
+        nargs="*",
+        default=[],
+        help="JSONs from `rmt.evaluate --noise valid-no-rooms` (runs at one length pooled): no_rooms.json + card",
+    )
+    parser.add_argument(
         "--update",
         action="store_true",
         help="keep the shipped weights and card text: the --eval points replace those at the same length "
@@ -251,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--older-note", default="measured under an earlier evaluation setup")
     args = parser.parse_args(argv)
     if args.update:
-        update_tables(CHECKPOINTS / args.name, args.needle, args.names)
+        update_tables(CHECKPOINTS / args.name, args.needle, args.names, args.no_rooms)
         if not args.eval:
             return 0
         return update_evals(CHECKPOINTS / args.name, merge_evals(args.eval), args.older_note)
@@ -267,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "README.md").write_text(
         model_card(args.name, model.config, evals, args.recipe, args.notes), encoding="utf-8"
     )
-    update_tables(out, args.needle, args.names)
+    update_tables(out, args.needle, args.names, args.no_rooms)
     print(f"wrote {out}")
     return 0
 

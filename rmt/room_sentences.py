@@ -12,39 +12,22 @@ from __future__ import annotations
 import functools
 import random
 import re
-from pathlib import Path
 
 import numpy as np
 
-from rmt.noise import SPLITS, clean_text, read_book, sentence_spans
-from rmt.tasks import ROOMS
+from rmt.noise import SPLITS, book_sentences, source_text, text_sentences
+from rmt.tasks import ROOM_WORD, ROOMS, room_named
 
-ROOM_WORD = re.compile(r"\b(" + "|".join(ROOMS) + r")(s?)\b", re.IGNORECASE)
 MAX_WORDS = 40  # a long sentence would take most of a 128-position segment
-
-
-def book_sentences(book: str) -> list[str]:
-    return text_sentences(read_book(book))
-
-
-def text_sentences(text: str) -> list[str]:
-    text = clean_text(text)
-    starts, ends = sentence_spans(text)
-    return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-
-
-def room_named(sentence: str) -> str | None:
-    match = ROOM_WORD.search(sentence)
-    return match.group(1).lower() if match else None
 
 
 @functools.lru_cache(maxsize=4)
 def room_sentences(source: str) -> tuple[str, ...]:
-    """Every sentence of ``source`` (a split name or a text file) that names a room, cut to MAX_WORDS words."""
-    if source in SPLITS:
+    """Every sentence of ``source`` (a noise source name or a text file) that names a room, cut to MAX_WORDS words."""
+    if source in SPLITS:  # book by book, so no sentence runs across two books
         sentences = [s for book in SPLITS[source] for s in book_sentences(book)]
     else:
-        sentences = text_sentences(Path(source).read_text(encoding="utf-8", errors="replace"))
+        sentences = text_sentences(source_text(source))
     return tuple(around_room(s) for s in sentences if room_named(s))
 
 
@@ -100,6 +83,12 @@ def room_token_ids(tokenizer) -> dict[int, int]:
     return ids
 
 
+@functools.lru_cache(maxsize=4)
+def continuation_ids(tokenizer) -> np.ndarray:
+    """Ids of the word pieces that continue a word (``##ny``), sorted."""
+    return np.asarray(sorted(i for t, i in tokenizer.get_vocab().items() if t.startswith("##")), dtype=np.int64)
+
+
 def first_room_tokens(
     token_ids: np.ndarray, sentence_starts: np.ndarray, tokenizer
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,6 +98,9 @@ def first_room_tokens(
     """
     room_ids = room_token_ids(tokenizer)
     positions = np.flatnonzero(np.isin(token_ids, np.fromiter(room_ids, dtype=np.int64)))
+    # a whole word only ("garden" + "##ny" is "gardenny", which ROOM_WORD does not take for a room either)
+    following = token_ids[np.minimum(positions + 1, len(token_ids) - 1)]
+    positions = positions[(positions + 1 == len(token_ids)) | ~np.isin(following, continuation_ids(tokenizer))]
     sentences = np.searchsorted(sentence_starts, positions, side="right") - 1
     first = np.ones(len(positions), dtype=bool)
     first[1:] = sentences[1:] != sentences[:-1]  # one mention a sentence: its first room word

@@ -7,9 +7,11 @@ use (bAbI qa1-style location facts, qa4-style two-argument relations).
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 ROOMS = ("bathroom", "bedroom", "garden", "hallway", "kitchen", "office")
+ROOM_WORD = re.compile(r"\b(" + "|".join(ROOMS) + r")(s?)\b", re.IGNORECASE)
 NAMES = ("Mary", "John", "Daniel", "Sandra")
 VERBS = ("moved", "went", "went back", "journeyed", "travelled")
 OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
@@ -19,6 +21,12 @@ TASKS = {
     "detect": "Detect & Memorize: one fact at a random place in the noise.",
     "reasoning": "Reasoning: two relation facts at random places; the answer needs the right one.",
 }
+
+
+def room_named(sentence: str) -> str | None:
+    """The first of the task's rooms a sentence names (a fact does; so can any line of a book)."""
+    match = ROOM_WORD.search(sentence)
+    return match.group(1).lower() if match else None
 
 
 @dataclass

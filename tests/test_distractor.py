@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from rmt.distractor import facts_except, main
-from rmt.room_sentences import book_sentences, room_named
+from rmt.noise import book_sentences
+from rmt.tasks import room_named
 
 RMT = str(Path(__file__).resolve().parent.parent / "checkpoints" / "rmt-minilm-babi")
 

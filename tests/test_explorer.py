@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
-from rmt.explorer import Explorer
+from rmt.explorer import ROOT, Explorer
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,22 @@ def test_a_room_named_by_the_book_is_marked_and_quoted_in_the_verdict(explorer) 
     last = final_view(explorer, hay_id)
     assert "**Correct.**" in last.verdict
     assert "named a room in 2 sentences (▼); the memory kept the fact" in last.verdict
+
+
+def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explorer) -> None:
+    """That noise has its own measured table (``no_rooms.json``): the preview quotes it where it has a
+    point near the length, the whole book's table elsewhere, and says which book each was."""
+    shipped = json.loads((ROOT / "checkpoints/rmt-minilm-babi/no_rooms.json").read_text())["tasks"]
+    point = next(p for p in shipped["memorize"]["points"] if p["tokens"] == 2_000_000)
+    _, preview, summary = explorer.generate("memorize", 2_000_000, seed=0, noise_source="valid-no-rooms")
+    expected = f"({point['correct']} of {point['samples']}, held-out book without its room sentences;"
+    assert summary["rooms_named"] == 0 and expected in summary["measured_accuracy"] and expected in preview
+    assert "the 24 sentences of the book that do were cut out" in preview
+    whole = explorer.generate("memorize", 2_000_000, seed=0)[2]
+    assert whole["rooms_named"] > 100 and "without" not in whole["measured_accuracy"]
+    short = explorer.generate("memorize", 2_000, seed=0, noise_source="valid-no-rooms")[2]
+    assert "(200 of 200, held-out book;" in short["measured_accuracy"]  # 1,840 tokens, measured on the whole book
+    stars = [t for t in explorer.accuracy_figure().data if t.marker.symbol == "star"]
+    assert sorted(t.name for t in stars) == [
+        f"RMT: {task}, book without its room sentences" for task in sorted(shipped)
+    ]

@@ -127,15 +127,37 @@ def test_needle_figure_one_panel_per_model_cells_in_place() -> None:
     assert titled.data[-1].colorbar.orientation == "h"  # under the panels: a side bar squeezed them on a phone
 
 
-def test_accuracy_points_from_an_older_book_are_set_apart() -> None:
+def measured(tokens: int, correct: int, samples: int) -> dict:
+    return {
+        "tokens": tokens,
+        "segments": -(-tokens // 115),
+        "accuracy": correct / samples,
+        "correct": correct,
+        "samples": samples,
+        "ci95": [max(0.0, correct / samples - 0.1), min(1.0, correct / samples + 0.02)],
+        "device": "cuda <bfloat16>",
+    }
+
+
+def test_accuracy_points_from_an_older_book_or_without_room_sentences_are_set_apart() -> None:
     fig = plots.accuracy_figure(
-        {"RMT: memorize": ([115, 117_760], [1.0, 0.98])}, chance=1 / 6, older={"RMT: memorize": ([2_000_000], [0.39])}
+        {"RMT: memorize": [measured(115, 200, 200), measured(117_760, 189, 200)]},
+        chance=1 / 6,
+        older={"RMT: memorize": [measured(2_000_000, 39, 100)]},
+        without_rooms={"RMT: memorize": [measured(2_000_000, 32, 32)]},
     )
-    current, older = fig.data
+    current, older, without = fig.data
     assert current.mode == "lines+markers" and list(current.x) == [115, 117_760]
     assert older.mode == "markers" and list(older.x) == [2_000_000]
     assert older.marker.symbol == "circle-open" and "licence" in older.name
-    assert older.marker.color == current.line.color  # read as the same model and task
+    assert (
+        without.mode == "markers" and without.marker.symbol == "star" and "without its room sentences" in without.name
+    )
+    assert older.marker.color == current.line.color == without.marker.color  # read as the same model and task
+    # each point's count and interval on hover, the interval as error bars: 32 of 32 is not 99%
+    assert "189 of 200 right (94.5%; 95% CI 84.5% to 96.5%)" in current.customdata[1]
+    assert "&lt;bfloat16&gt;" in current.customdata[1] and "32 of 32 right" in without.customdata[0]
+    assert np.allclose(current.error_y.arrayminus, [0.1, 0.1]) and np.allclose(without.error_y.array, [0.0])
 
 
 def test_long_titles_wrap_to_fit_a_phone() -> None:

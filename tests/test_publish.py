@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import json
 
-from rmt.publish import merge_evals, names_section, needle_section, supersede, table, update_names, update_needle
+from rmt.publish import (
+    merge_evals,
+    names_section,
+    needle_section,
+    supersede,
+    table,
+    update_names,
+    update_needle,
+    update_no_rooms,
+)
 
 
 def point(segments: int, accuracy: float, depth: float | None = None) -> dict:
@@ -130,3 +139,33 @@ def test_names_section_and_update_names(tmp_path) -> None:
     text = (tmp_path / "README.md").read_text()
     assert text.count("## Keeping people apart") == 1 and "| memorize | 1 |" not in text
     assert text.startswith(card.rstrip("\n")) and json.loads((tmp_path / "names.json").read_text()) == results[:1]
+
+
+def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
+    """Four runs of 8 haystacks at 2M tokens are one point of 32, with the pooled interval."""
+    files = []
+    for seed, correct in enumerate((8, 7, 8)):
+        run = {
+            "task": "memorize",
+            "command": f"python -m rmt.evaluate --tokens 2000000 --seed {seed}",
+            "device": "cpu",
+            "dtype": "bfloat16",
+            "points": [
+                point(17_392, correct / 8) | {"tokens": 2_000_000, "correct": correct, "samples": 8, "seconds": 60.0}
+            ],
+        }
+        if seed == 0:
+            run["points"].append(point(1_024, 1.0) | {"correct": 128, "samples": 128, "seconds": 9.0})
+        files.append(tmp_path / f"{seed}.json")
+        files[-1].write_text(json.dumps(run))
+    card = "# m\n\n## Measured accuracy\n| task |\n\n## Without the book's room sentences\nold\n\n## Later\nkept\n"
+    (tmp_path / "README.md").write_text(card)
+    update_no_rooms(tmp_path, [str(f) for f in files])
+    short, long = json.loads((tmp_path / "no_rooms.json").read_text())["tasks"]["memorize"]["points"]
+    assert (short["correct"], short["samples"], long["correct"], long["samples"]) == (128, 128, 23, 24)
+    assert long["accuracy"] == 23 / 24 and 0.78 < long["ci95"][0] < 0.8 and long["ci95"][1] > 0.99
+    assert long["device"] == "cpu bfloat16" and len(long["commands"]) == 3 and long["seconds"] == 180.0
+    text = (tmp_path / "README.md").read_text()
+    assert "old" not in text and text.count("## Without the book's room sentences") == 1
+    assert "| memorize | 17,392 | 2,000,000 | 95.8% | 23 / 24 |" in text and "--seed 2`" in text
+    assert text.endswith("## Later\nkept\n")

@@ -10,8 +10,9 @@ from conftest import assert_facts_well_placed
 
 from rmt.data import make_sample
 from rmt.haystack import build_custom_haystack, build_haystack
-from rmt.room_sentences import MAX_WORDS, draw_room_sentences, room_named, room_sentences, swap_room
-from rmt.tasks import ROOMS
+from rmt.noise import VALID_NO_ROOMS, book_sentences, load_corpus
+from rmt.room_sentences import MAX_WORDS, draw_room_sentences, room_sentences, swap_room
+from rmt.tasks import ROOMS, room_named
 
 
 def test_pools_come_from_their_own_books() -> None:
@@ -128,3 +129,27 @@ def test_a_sentence_without_full_stops_is_quoted_around_its_room(tokenizer) -> N
     assert len(hay.room_mentions) == 1
     quoted = hay.room_mentions.sentence(0, hay.text)
     assert "bedroom" in quoted and len(quoted) <= 242
+
+
+def test_the_book_without_its_room_sentences(tokenizer) -> None:
+    """``valid-no-rooms`` is every sentence of the held-out book, in order, less those naming a room."""
+    book = book_sentences("melville-mobydick")
+    kept = [s for s in book if not room_named(s)]
+    assert 10 < len(book) - len(kept) < 100  # the book's few room sentences, not a chunk of it
+    corpus = load_corpus(VALID_NO_ROOMS, tokenizer)
+    sentences = [corpus.text[a:b] for a, b in zip(corpus.sent_char_start, corpus.sent_char_end, strict=True)]
+    assert not any(room_named(s) for s in sentences)
+    assert sentences[:50] == kept[:50] and sentences[-50:] == kept[-50:]
+    assert room_sentences(VALID_NO_ROOMS) == ()
+    hay = build_haystack("detect", 2_000_000, tokenizer, seed=1, noise=VALID_NO_ROOMS)  # wraps the book 7 times
+    assert len(hay.room_mentions) == 0 and hay.text.count(hay.facts[0].text) == 1
+    assert len(build_haystack("detect", 2_000_000, tokenizer, seed=1).room_mentions) > 100  # the whole book
+
+
+def test_a_room_word_inside_a_longer_word_is_no_mention(tokenizer) -> None:
+    """WordPiece reads "gardenny" as "garden" + "##ny": not the garden, for the mentions as for ROOM_WORD."""
+    noise = "Air rather gardenny, I should say. The gardens were wet. " * 3
+    hay = build_custom_haystack(noise, ["Mary went to the office."], "Where is Mary?", 60, tokenizer, answer="office")
+    quoted = [hay.room_mentions.sentence(i, hay.text) for i in range(len(hay.room_mentions))]
+    assert quoted and all(s.startswith("The gardens") for s in quoted)
+    assert room_named("Air rather gardenny, I should say.") is None

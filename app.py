@@ -111,7 +111,9 @@ def continue_run(hay_id: str) -> Iterator[tuple]:
 
 
 def run_views(hay_id: str, resume: bool) -> Iterator[tuple]:
-    for view in explorer.run(hay_id, resume=resume):
+    for update, view in enumerate(explorer.run(hay_id, resume=resume)):
+        # the time plot is the last run's: a new run sets it back to the benchmark until it is done
+        time_fig = view.time_figure if view.done else (explorer.benchmark_figure() if update == 0 else gr.update())
         inspect_fig = None
         segment_value = gr.update()
         flops_fig = gr.update()
@@ -127,7 +129,7 @@ def run_views(hay_id: str, resume: bool) -> Iterator[tuple]:
             view.answer_figure,
             view.change_figure,
             view.memory_figure,
-            view.time_figure,
+            time_fig,
             view.verdict,
             segment_value,
             inspect_fig if inspect_fig is not None else gr.update(),
@@ -245,14 +247,16 @@ def build() -> gr.Blocks:
         with gr.Tab("Compute"):
             gr.Markdown(
                 "Forward FLOPs over input length. Full attention grows with the square of the length; "
-                "RMT pays one segment per ~segment of text. The measured time of your last run is below."
+                "RMT pays one segment per ~segment of text. Below, measured wall time on one haystack: RMT "
+                "against full attention (the same encoder over the whole input), timed by `rmt.bench` on the "
+                "machine named in the legend, and your last run beside them."
             )
             with gr.Row():
                 flops_tokens = gr.Number(value=2_048_000, label="Tokens", step=1)
                 flops_btn = gr.Button("Compare")
             flops_plot = gr.Plot(value=explorer.flops_figure(), label="FLOPs")
             flops_json = gr.JSON(label="FLOPs at this length")
-            time_plot = gr.Plot(label="Measured time")
+            time_plot = gr.Plot(value=explorer.benchmark_figure(), label="Measured time")
         with gr.Tab("Accuracy"):
             gr.Markdown(
                 "Accuracy of the shipped checkpoints on the held-out book (Moby-Dick), from their `eval.json`. "
@@ -357,8 +361,9 @@ haystack with several people says so, quoting the measured rate (the model card'
 The book names rooms too ("By some writers this office is called a sinecure."). Such a sentence moves nobody,
 but the model can take it for a fact, and on long haystacks that is where the shipped model loses them:
 Memorize at 1,024 segments was right 189 times in 200 on *Moby-Dick*, and at 2,000,000 tokens 122 times in
-200; with the book's 24 room-naming sentences taken out, 128 in 128 and 32 in 32. The preview counts these
-sentences, the answer plot marks them ▼, and a wrong verdict quotes the one that named the room the model gave.
+200; with the book's 24 room-naming sentences taken out, 128 in 128 and 32 in 32 (the Accuracy tab's stars).
+The preview counts these sentences, the answer plot marks them ▼, and a wrong verdict quotes the one that named
+the room the model gave. The noise *Moby-Dick without its room sentences* runs a haystack without them.
 
 ### What the plots show
 - **Answer forming**: after every segment the question is asked of the memory so far; ▼ marks a sentence of
@@ -368,6 +373,9 @@ sentences, the answer plot marks them ▼, and a wrong verdict quotes the one th
 - **Memory over time**: cosine distance between memory states; blocks break where facts arrive.
 - **Attention**: rows are `[CLS]`, the memory slots and (last segment) the question tokens; fact tokens are
   highlighted. Any segment of a finished run is re-run from its stored memory with attention recorded.
+- **Measured time** (Compute tab): seconds against tokens on log-log axes, where RMT's time is a line of slope 1
+  and full attention's bends up towards slope 2. The benchmark lines were timed by `rmt.bench` on the machine
+  their legend names; your run is timed on this one.
 """
 
 demo = build()

@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from rmt.checkpoint import load_checkpoint
-from rmt.device import pick_device
+from rmt.device import hardware_name, pick_device
 from rmt.inference import classify_equal_length, live_run, prepare_for_inference
 from rmt.model import RecurrentMemoryTransformer
 from rmt.segments import segment_bounds
@@ -130,6 +130,22 @@ def measure(impl: str, tokens: int, haystacks: int, fn: Callable[[], object], de
     }
 
 
+def benchmark_series(result: dict) -> dict[str, tuple[list[int], list[float]]]:
+    """One haystack's time against length, RMT's fast path and full attention, named with what ran them.
+
+    Only batch-1 rows: the app's run reads one haystack, and that is the time set beside it.
+    """
+    if result.get("batch", 1) != 1:
+        return {}
+    where = f"{result.get('hardware', result['device'])}, {result['dtype']}"
+    series = {}
+    for impl, label in (("fast", "RMT"), ("full-attention", "full attention")):
+        rows = sorted((r for r in result["rows"] if r["impl"] == impl), key=lambda r: r["tokens"])
+        if rows:
+            series[f"{label} ({where})"] = ([r["tokens"] for r in rows], [r["seconds"] for r in rows])
+    return series
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Speed and memory: fast RMT path vs paper-style loop vs full attention."
@@ -188,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         if r["impl"] == "paper-style"
     }
     result = {
+        "command": "python -m rmt.bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "hardware": hardware_name(device),
         "device": str(device),
         "dtype": str(model.dtype).removeprefix("torch."),
         "segment_size": seg,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import torch
 
 
@@ -25,3 +28,16 @@ def inference_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+
+
+def hardware_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model and the cores this process may use: what a timing was taken on."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.M)
+    except OSError:
+        model = None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model.group(1).strip() if model else 'CPU'}, {cores} cores"

@@ -32,6 +32,8 @@ from rmt.room_sentences import draw_room_sentences, room_sentences
 from rmt.segments import num_segments
 from rmt.tasks import ROOMS, check_task
 
+MAX_MISSES = 50  # missed haystacks a point lists (seed, truth, answer): enough to open a few in the app
+
 
 def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
     """95% interval for a proportion that stays sensible at 0% and 100% with few samples."""
@@ -41,6 +43,15 @@ def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, f
     centre = (p + z * z / (2 * total)) / (1 + z * z / total)
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def haystack_seed(run_seed: int, index: int) -> int:
+    """The seed of a run's ``index``-th haystack.
+
+    With no other people or room sentences added, ``build_haystack(task, tokens, seed=...)`` and the app
+    (that seed, this noise, random depth) rebuild a missed haystack exactly, to watch where it went wrong.
+    """
+    return run_seed * 1_000_003 + index
 
 
 def order_split(point: dict) -> tuple[dict, dict] | None:
@@ -76,6 +87,7 @@ def evaluate_point(
     to a random room) into every haystack: the distractors of ``rmt.room_sentences``, at a known dose.
     """
     correct = 0
+    misses: list[dict] = []
     by_order = {order: {"correct": 0, "samples": 0} for order in ("asked_last", "asked_earlier")}
     total_segments = num_segments(num_tokens, model.config.text_per_segment)
     steps = total_segments if last_segments is None else min(last_segments, total_segments)
@@ -94,7 +106,7 @@ def evaluate_point(
                 task,
                 num_tokens,
                 tokenizer,
-                seed=seed * 1_000_003 + i,
+                seed=haystack_seed(seed, i),
                 noise=noise,
                 depth=depth,
                 other_people=other_people,
@@ -108,9 +120,18 @@ def evaluate_point(
         batch = len(hays)
         logits = classify_equal_length(model, ids, last_segments, on_segment=lambda *_, n=batch: bar.update(n))
         predicted = logits.argmax(-1).cpu().tolist()
-        for p, h in zip(predicted, hays, strict=True):
+        for i, p, h in zip(range(first, first + batch), predicted, hays, strict=True):
             right = ROOMS[p] == h.answer
             correct += right
+            if not right and len(misses) < MAX_MISSES:
+                misses.append(
+                    {
+                        "seed": haystack_seed(seed, i),
+                        "answer": h.answer,
+                        "predicted": ROOMS[p],
+                        "fact_tokens": [f.token_start for f in h.facts],
+                    }
+                )
             if other_people:
                 counts = by_order["asked_last" if asked_fact_is_last(h) else "asked_earlier"]
                 counts["correct"] += right
@@ -131,6 +152,7 @@ def evaluate_point(
         "other_people": other_people,
         "room_noise": room_noise,
         "by_order": by_order if other_people else None,
+        "misses": misses,
     }
 
 

@@ -26,8 +26,9 @@ import plotly.graph_objects as go
 import torch
 
 from rmt import plots
+from rmt.bench import benchmark_series
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_checkpoint
-from rmt.device import inference_dtype, pick_device
+from rmt.device import hardware_name, inference_dtype, pick_device
 from rmt.evaluate import order_split
 from rmt.flops import PRESETS, compare
 from rmt.formatting import flops_saving, format_duration, markdown_literal, percent
@@ -39,6 +40,7 @@ from rmt.segments import num_segments, segment_index
 from rmt.tasks import NAMES, ROOM_WORD, ROOMS, TASKS, check_task
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "assets" / "bench"  # rmt.bench results: the measured time beside the FLOP chart
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "rmt-minilm-babi"
 DEFAULT_BASELINE = ROOT / "checkpoints" / "baseline-no-memory"
 PREVIEW_CONTEXT = 280  # characters shown on each side of a fact
@@ -46,6 +48,14 @@ FLOP_PRESETS = ("minilm-l6", "bert-base", "opt-125m", "opt-1.3b", "opt-6.7b", "o
 
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def load_benchmarks(folder: Path) -> dict[str, tuple[list[int], list[float]]]:
+    """Every ``rmt.bench --json`` result shipped in ``folder``, as time-against-length series."""
+    series: dict[str, tuple[list[int], list[float]]] = {}
+    for file in sorted(folder.glob("*.json")):
+        series |= benchmark_series(json.loads(file.read_text(encoding="utf-8")))
+    return series
 
 
 def nearest_point(points: list[dict], num_tokens: int) -> dict:
@@ -125,6 +135,7 @@ class Explorer:
         self.evals = self.eval_tables()  # read once: every preview quotes the RMT's
         self.people_evals: list[dict] = self.eval_tables("names.json").get("RMT", [])  # type: ignore[assignment]
         self.no_rooms_evals: dict = self.eval_tables("no_rooms.json").get("RMT", {})
+        self.benchmarks = load_benchmarks(BENCH_DIR)
 
     def on_model_thread(self, fn: Callable, *args):
         """Run ``fn(*args)`` on the one thread that does all model work, and wait for it.
@@ -545,7 +556,7 @@ class Explorer:
         change_fig = plots.memory_change_figure(
             [r.index for r in run.records], [r.memory_change for r in run.records], facts_read
         )
-        time_fig = plots.time_figure([r.token_end for r in run.records], run.seconds)
+        time_fig = plots.time_figure([r.token_end for r in run.records], run.seconds, self.benchmarks)
         return RunView(
             self.status(run),
             self.answer_figure(run, fact_segments, hay),
@@ -690,6 +701,10 @@ class Explorer:
         # as floats: FLOP counts pass 2**63, which JSON encoders for the page cannot take as integers
         return {name: {k: float(v) if k.endswith("flops") else v for k, v in row.items()} for name, row in rows.items()}
 
+    def benchmark_figure(self) -> go.Figure | None:
+        """The shipped benchmark's time against length, before any run (None if none is shipped)."""
+        return plots.time_figure([], [], self.benchmarks) if self.benchmarks else None
+
     def flops_figure(self, tokens: int | None = None, marker: str = "this run") -> go.Figure:
         """The FLOP curves, with ``tokens`` marked and labelled ``marker`` (a run, or a length compared).
 
@@ -758,7 +773,7 @@ class Explorer:
         return text
 
     def device_line(self) -> str:
-        name = torch.cuda.get_device_name(0) if self.device.type == "cuda" else "CPU"
+        name = hardware_name(self.device) if self.device.type == "cuda" else f"CPU ({hardware_name(self.device)})"
         dtype = str(inference_dtype(self.device)).removeprefix("torch.")
         return (
             f"Device: **{name}** · dtype **{dtype}** · checkpoint `{Path(self.checkpoint).name}` · "

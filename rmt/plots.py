@@ -317,12 +317,39 @@ def flops_figure(
     return base_layout(fig, "Compute: full attention vs RMT", height=520)
 
 
-def time_figure(tokens: Sequence[int], seconds: Sequence[float]) -> go.Figure:
-    """Measured wall time of the current run against tokens read: a straight line for RMT."""
+def time_figure(
+    tokens: Sequence[int],
+    seconds: Sequence[float],
+    benchmarks: dict[str, tuple[Sequence[int], Sequence[float]]] | None = None,
+) -> go.Figure:
+    """Measured wall time against tokens read: this run's, and ``rmt.bench``'s RMT and full-attention rows.
+
+    Against the benchmark the axes are log-log, where RMT's time is a line of slope 1 and full
+    attention's bends up to slope 2: the FLOP chart's story, timed. Without one (or before any
+    run) it is the plain linear plot, with a straight line to show the run's time grows linearly.
+    """
+    fig = go.Figure()
     keep = pool_indices(len(tokens), 2000)
     x = np.asarray(tokens, dtype=np.int64)[keep]
     y = np.asarray(seconds, dtype=np.float32)[keep]
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", marker={"size": 3}, name="this run"))
+    if len(x):
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", marker={"size": 3}, name="this run"))
+    for name, (bench_tokens, bench_seconds) in (benchmarks or {}).items():
+        fig.add_trace(
+            go.Scatter(
+                x=list(bench_tokens),
+                y=list(bench_seconds),
+                mode="lines+markers",
+                name=name,
+                line={"dash": "dash" if "full attention" in name else "solid", "width": 1.5},
+                hovertemplate="%{x:,d} tokens: %{y:.3g} s<extra>" + html.escape(name) + "</extra>",
+            )
+        )
+    if benchmarks:
+        fig.update_xaxes(type="log", title="tokens read")
+        fig.update_yaxes(type="log", title="seconds")
+        title = "Measured time: your run and the benchmark" if len(x) else "Measured time: RMT vs full attention"
+        return base_layout(fig, title, height=380)
     if len(x) > 1 and x[-1] > 0:
         fig.add_trace(
             go.Scatter(

@@ -63,12 +63,13 @@ def pool_runs(files: list[str]) -> dict:
             point = pooled.setdefault(
                 (result["task"], p["tokens"]),
                 {"correct": 0, "samples": 0, "segments": p["segments"], "tokens": p["tokens"], "seconds": 0.0}
-                | {"commands": [], "devices": []},
+                | {"commands": [], "devices": [], "misses": []},
             )
             point["correct"] += p["correct"]
             point["samples"] += p["samples"]
             point["seconds"] = round(point["seconds"] + p["seconds"], 2)
             point["commands"].append(result.get("command", ""))
+            point["misses"] += p.get("misses", [])  # each names its haystack's seed: open it in the app
             device = f"{result.get('device', '?')} {result.get('dtype', '')}".strip()
             point["devices"] += [device] if device not in point["devices"] else []
     tasks: dict[str, dict] = {}
@@ -198,10 +199,33 @@ def no_rooms_section(pooled: dict) -> str:
         "",
         *(f"- `{c}`" for c in dict.fromkeys(commands)),
         "",
+        *misses_lines(pooled),
         'Runs whose `--noise` is a file wrote that text with `python -c "from rmt.noise import source_text; '
         "open('mobydick-no-rooms.txt', 'w').write(source_text('valid-no-rooms'))\"`: the same haystacks.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def misses_lines(evals: dict) -> list[str]:
+    """The haystacks a table's points got wrong, each by the seed that rebuilds it (in the app too)."""
+
+    def where(tokens: list[int]) -> str:
+        return (
+            f"fact at token {tokens[0]:,}"
+            if len(tokens) == 1
+            else f"facts at tokens {', '.join(f'{t:,}' for t in tokens)}"
+        )
+
+    lines = [
+        f"- {task}, {p['tokens']:,} tokens: seed {m['seed']} ({where(m['fact_tokens'])}; "
+        f"truth {m['answer']}, answered {m['predicted']})"
+        for task, entry in evals["tasks"].items()
+        for p in entry["points"]
+        for m in p.get("misses", [])
+    ]
+    if not lines:
+        return []
+    return ["Missed haystacks (the app rebuilds one from its task, length, this noise and seed):", "", *lines, ""]
 
 
 def update_no_rooms(folder: Path, files: list[str]) -> None:

@@ -47,10 +47,15 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         expect(flops).to_contain_text("this run")
         low, high = flops.evaluate("el => el._fullLayout.xaxis.range")  # log10 of tokens, as drawn
         assert 1 < low < 3 and 6 < high < 7.5, (low, high)  # 128 to 4M tokens, not stretched by the label
+        timed = page.locator(".js-plotly-plot", has_text="Measured time: your run and the benchmark")
+        expect(timed).to_contain_text("this run")  # the run just done, beside the shipped rmt.bench rows
+        expect(timed).to_contain_text("full attention (")
         page.get_by_role("tab", name="Accuracy").click()  # the shipped needle maps, RMT beside no memory
         needle = page.locator(".js-plotly-plot", has_text="Needle map")
         expect(needle).to_be_visible(timeout=30_000)
         assert needle.locator(".heatmaplayer").count() == 2
+        accuracy = page.locator(".js-plotly-plot", has_text="Accuracy against length")
+        expect(accuracy).to_contain_text("RMT: memorize, book without its room sentences")  # the stars
         page.get_by_role("tab", name="Haystack & run").click()  # a new haystack: the old verdict must go
         page.get_by_label("Seed", exact=False).fill("7")
         page.get_by_role("button", name="Generate haystack").click()

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rmt import fixed_step
-from rmt.bench import PeakMemory, main
+from rmt.bench import PeakMemory, benchmark_series, main
 from rmt.inference import classify_equal_length, live_run
 from tests.conftest import tiny_model
 
@@ -101,6 +101,13 @@ def test_bench_cli_small(tmp_path, capsys) -> None:
     assert {"rows", "speedup_vs_reference"} <= out.keys()
     assert {r["impl"] for r in out["rows"]} == {"fast", "paper-style", "live", "full-attention"}
     assert all(r["tokens_per_second"] > 0 and r["peak_bytes"] > 0 for r in out["rows"])
+    assert out["command"].startswith("python -m rmt.bench --checkpoint") and out["hardware"].endswith(" cores")
+    # what the app's Compute tab draws: one haystack's time, RMT beside full attention
+    series = benchmark_series(out)
+    where = f"({out['hardware']}, {out['dtype']})"
+    assert list(series) == [f"RMT {where}", f"full attention {where}"]
+    assert series[f"RMT {where}"][0] == sorted(r["tokens"] for r in out["rows"] if r["impl"] == "fast")
+    assert benchmark_series(out | {"batch": 64}) == {}  # 64 haystacks at once is not one run's time
 
 
 def test_bench_runs_only_the_rows_asked_for(tmp_path, capsys) -> None:

@@ -106,6 +106,17 @@ def test_time_and_change_figures_bounded() -> None:
     assert len(fig.data[0].x) <= 4000
 
 
+def test_time_figure_beside_the_benchmark_is_log_log() -> None:
+    bench = {"RMT (cpu)": ([4096, 16384], [1.2, 4.8]), "full attention (cpu)": ([4096, 16384], [2.1, 28.2])}
+    before = plots.time_figure([], [], bench)  # the Compute tab before any run
+    assert [t.name for t in before.data] == list(bench) and before.layout.xaxis.type == "log"
+    assert before.data[1].line.dash == "dash" and "RMT vs full attention" in before.layout.title.text
+    after = plots.time_figure([115, 230, 345], [0.1, 0.2, 0.3], bench)
+    assert [t.name for t in after.data] == ["this run", *bench] and after.layout.yaxis.type == "log"
+    alone = plots.time_figure([115, 230, 345], [0.1, 0.2, 0.3])  # no benchmark shipped: linear, straight line
+    assert [t.name for t in alone.data] == ["this run", "straight line"] and alone.layout.xaxis.type is None
+
+
 def test_needle_figure_one_panel_per_model_cells_in_place() -> None:
     maps = {
         "RMT: detect": {"16": {"0": 0.9, "1": 0.995}, "4": {"0": 1.0, "0.5": 0.95, "1": 1.0}},

@@ -151,7 +151,12 @@ def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
             "device": "cpu",
             "dtype": "bfloat16",
             "points": [
-                point(17_392, correct / 8) | {"tokens": 2_000_000, "correct": correct, "samples": 8, "seconds": 60.0}
+                point(17_392, correct / 8)
+                | {"tokens": 2_000_000, "correct": correct, "samples": 8, "seconds": 60.0}
+                | {
+                    "misses": [{"seed": 1_000_003 + 5, "answer": "office", "predicted": "garden", "fact_tokens": [9]}]
+                    * (8 - correct)
+                }
             ],
         }
         if seed == 0:
@@ -165,7 +170,9 @@ def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
     assert (short["correct"], short["samples"], long["correct"], long["samples"]) == (128, 128, 23, 24)
     assert long["accuracy"] == 23 / 24 and 0.78 < long["ci95"][0] < 0.8 and long["ci95"][1] > 0.99
     assert long["device"] == "cpu bfloat16" and len(long["commands"]) == 3 and long["seconds"] == 180.0
+    assert [m["seed"] for m in long["misses"]] == [1_000_008]
     text = (tmp_path / "README.md").read_text()
     assert "old" not in text and text.count("## Without the book's room sentences") == 1
+    assert "- memorize, 2,000,000 tokens: seed 1000008 (fact at token 9; truth office, answered garden)" in text
     assert "| memorize | 17,392 | 2,000,000 | 95.8% | 23 / 24 |" in text and "--seed 2`" in text
     assert text.endswith("## Later\nkept\n")

@@ -10,6 +10,7 @@ import torch
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer
 from rmt.evaluate import evaluate_point, main
+from rmt.haystack import build_haystack
 from rmt.inference import prepare_for_inference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,12 @@ def test_no_memory_baseline_is_at_chance_once_the_fact_is_out_of_view() -> None:
         progress=False,
     )
     assert point["accuracy"] < 0.45, point
+    # each miss names its haystack: rebuilt from its seed, it is the one the model got wrong
+    assert len(point["misses"]) == point["samples"] - point["correct"]
+    for miss in point["misses"][:3]:
+        hay = build_haystack("memorize", point["tokens"], tokenizer, seed=miss["seed"])
+        assert hay.answer == miss["answer"] != miss["predicted"]
+        assert miss["fact_tokens"] == [f.token_start for f in hay.facts]
 
 
 def test_shipped_folders_are_complete_and_small() -> None:

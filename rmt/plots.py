@@ -317,6 +317,9 @@ def flops_figure(
     return base_layout(fig, "Compute: full attention vs RMT", height=520)
 
 
+RUN_COLOR, BENCH_COLOR, FULL_COLOR = "#636efa", "#00a087", "#ef553b"  # a run and the benchmark keep their colours
+
+
 def time_figure(
     tokens: Sequence[int],
     seconds: Sequence[float],
@@ -333,18 +336,42 @@ def time_figure(
     x = np.asarray(tokens, dtype=np.int64)[keep]
     y = np.asarray(seconds, dtype=np.float32)[keep]
     if len(x):
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", marker={"size": 3}, name="this run"))
+        fig.add_trace(
+            go.Scatter(x=x, y=y, mode="lines+markers", marker={"size": 3}, name="this run", line={"color": RUN_COLOR})
+        )
     for name, (bench_tokens, bench_seconds) in (benchmarks or {}).items():
+        full = name.startswith("full attention")
         fig.add_trace(
             go.Scatter(
                 x=list(bench_tokens),
                 y=list(bench_seconds),
                 mode="lines+markers",
                 name=name,
-                line={"dash": "dash" if "full attention" in name else "solid", "width": 1.5},
+                line={"dash": "dash" if full else "solid", "width": 1.5, "color": FULL_COLOR if full else BENCH_COLOR},
                 hovertemplate="%{x:,d} tokens: %{y:.3g} s<extra>" + html.escape(name) + "</extra>",
             )
         )
+    for name, (full_tokens, full_seconds) in (benchmarks or {}).items():
+        rmt_name = name.replace("full attention", "RMT", 1)
+        if not name.startswith("full attention") or rmt_name not in benchmarks:
+            continue
+        rmt_time = dict(zip(*benchmarks[rmt_name], strict=True))
+        if shared := [(t, s) for t, s in zip(full_tokens, full_seconds, strict=True) if t in rmt_time]:
+            length, full_time = max(shared)  # the longest length both were timed at
+            fig.add_annotation(
+                x=math.log10(length),  # log axis: annotations sit in log10 units
+                y=math.log10(full_time),
+                text=f"{length:,} tokens:<br>full attention {full_time:,.3g} s<br>RMT {rmt_time[length]:,.3g} s",
+                showarrow=True,
+                arrowhead=0,
+                ax=-24,
+                ay=8,
+                xanchor="right",
+                yanchor="middle",
+                align="right",
+                bgcolor="rgba(255,255,255,0.85)",  # legible where the dashed line runs behind it
+                font={"size": 11},
+            )
     if benchmarks:
         fig.update_xaxes(type="log", title="tokens read")
         fig.update_yaxes(type="log", title="seconds")

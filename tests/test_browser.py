@@ -47,7 +47,8 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         expect(flops).to_contain_text("this run")
         low, high = flops.evaluate("el => el._fullLayout.xaxis.range")  # log10 of tokens, as drawn
         assert 1 < low < 3 and 6 < high < 7.5, (low, high)  # 128 to 4M tokens, not stretched by the label
-        timed = page.locator(".js-plotly-plot", has_text="Measured time: your run and the benchmark")
+        # the title wraps onto a second line ("...and the" / "benchmark"), whose text joins with no space
+        timed = page.locator(".js-plotly-plot", has_text="Measured time: your run and the")
         expect(timed).to_contain_text("this run")  # the run just done, beside the shipped rmt.bench rows
         expect(timed).to_contain_text("full attention (")
         page.get_by_role("tab", name="Accuracy").click()  # the shipped needle maps, RMT beside no memory

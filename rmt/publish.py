@@ -216,13 +216,19 @@ def misses_lines(evals: dict) -> list[str]:
             else f"facts at tokens {', '.join(f'{t:,}' for t in tokens)}"
         )
 
-    lines = [
-        f"- {task}, {p['tokens']:,} tokens: seed {m['seed']} ({where(m['fact_tokens'])}; "
-        f"truth {m['answer']}, answered {m['predicted']})"
-        for task, entry in evals["tasks"].items()
-        for p in entry["points"]
-        for m in p.get("misses", [])
-    ]
+    lines = []
+    for task, entry in evals["tasks"].items():
+        for p in entry["points"]:
+            listed = p.get("misses", [])
+            lines += [
+                f"- {task}, {p['tokens']:,} tokens: seed {m['seed']} ({where(m['fact_tokens'])}; "
+                f"truth {m['answer']}, answered {m['predicted']})"
+                for m in listed
+            ]
+            unlisted = p["samples"] - p["correct"] - len(listed)  # runs from before misses were recorded
+            if unlisted > 0:
+                why = "run before rmt.evaluate listed its misses"
+                lines.append(f"- {task}, {p['tokens']:,} tokens: {unlisted} not listed ({why})")
     if not lines:
         return []
     return ["Missed haystacks (the app rebuilds one from its task, length, this noise and seed):", "", *lines, ""]

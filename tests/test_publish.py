@@ -144,7 +144,7 @@ def test_names_section_and_update_names(tmp_path) -> None:
 def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
     """Four runs of 8 haystacks at 2M tokens are one point of 32, with the pooled interval."""
     files = []
-    for seed, correct in enumerate((8, 7, 8)):
+    for seed, correct in enumerate((8, 7, 8)):  # the last run's two misses are not in its file
         run = {
             "task": "memorize",
             "command": f"python -m rmt.evaluate --tokens 2000000 --seed {seed}",
@@ -157,6 +157,7 @@ def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
                     "misses": [{"seed": 1_000_003 + 5, "answer": "office", "predicted": "garden", "fact_tokens": [9]}]
                     * (8 - correct)
                 }
+                | ({"correct": 6} if seed == 2 else {})  # a run that did not list its misses
             ],
         }
         if seed == 0:
@@ -167,12 +168,13 @@ def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
     (tmp_path / "README.md").write_text(card)
     update_no_rooms(tmp_path, [str(f) for f in files])
     short, long = json.loads((tmp_path / "no_rooms.json").read_text())["tasks"]["memorize"]["points"]
-    assert (short["correct"], short["samples"], long["correct"], long["samples"]) == (128, 128, 23, 24)
-    assert long["accuracy"] == 23 / 24 and 0.78 < long["ci95"][0] < 0.8 and long["ci95"][1] > 0.99
+    assert (short["correct"], short["samples"], long["correct"], long["samples"]) == (128, 128, 21, 24)
+    assert long["accuracy"] == 21 / 24 and 0.68 < long["ci95"][0] < 0.7 and long["ci95"][1] > 0.95
     assert long["device"] == "cpu bfloat16" and len(long["commands"]) == 3 and long["seconds"] == 180.0
     assert [m["seed"] for m in long["misses"]] == [1_000_008]
     text = (tmp_path / "README.md").read_text()
     assert "old" not in text and text.count("## Without the book's room sentences") == 1
     assert "- memorize, 2,000,000 tokens: seed 1000008 (fact at token 9; truth office, answered garden)" in text
-    assert "| memorize | 17,392 | 2,000,000 | 95.8% | 23 / 24 |" in text and "--seed 2`" in text
+    assert "- memorize, 2,000,000 tokens: 2 not listed (run before rmt.evaluate listed its misses)" in text
+    assert "| memorize | 17,392 | 2,000,000 | 87.5% | 21 / 24 |" in text and "--seed 2`" in text
     assert text.endswith("## Later\nkept\n")

@@ -42,6 +42,12 @@ def test_preview_quotes_what_evaluation_measured_near_this_length(client) -> Non
     assert expected in summary["measured_accuracy"] and expected in preview
     custom = generate(client, task="custom", facts="Mary went to the garden.", question="Where is Mary?")[2]
     assert custom["measured_accuracy"] is None
+    # on the book without its room sentences, the count measured on that text (no_rooms.json)
+    no_rooms = json.loads((ROOT / "checkpoints/rmt-minilm-babi/no_rooms.json").read_text())
+    point = no_rooms["tasks"]["detect"]["points"][0]
+    _, _, summary, _ = generate(client, task="detect", tokens=str(point["tokens"]), noise_source="valid-no-rooms")
+    expected = f"({point['correct']} of {point['samples']}, held-out book without its room sentences;"
+    assert summary["noise"] == "valid-no-rooms" and expected in summary["measured_accuracy"]
 
 
 def test_stream_is_throttled_not_one_message_per_segment(client) -> None:

@@ -21,6 +21,7 @@ from rmt.formatting import percent
 from rmt.plots import needle_grid
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+CARD_MISSES = 5  # missed haystacks a card names per point: enough to open some, not a wall of seeds
 
 
 def read_json(path: str | Path):
@@ -63,13 +64,15 @@ def pool_runs(files: list[str]) -> dict:
             point = pooled.setdefault(
                 (result["task"], p["tokens"]),
                 {"correct": 0, "samples": 0, "segments": p["segments"], "tokens": p["tokens"], "seconds": 0.0}
-                | {"commands": [], "devices": [], "misses": []},
+                | {"commands": [], "devices": [], "misses": [], "misses_unrecorded": 0},
             )
             point["correct"] += p["correct"]
             point["samples"] += p["samples"]
             point["seconds"] = round(point["seconds"] + p["seconds"], 2)
             point["commands"].append(result.get("command", ""))
             point["misses"] += p.get("misses", [])  # each names its haystack's seed: open it in the app
+            if "misses" not in p:  # a run from before rmt.evaluate listed them
+                point["misses_unrecorded"] += p["samples"] - p["correct"]
             device = f"{result.get('device', '?')} {result.get('dtype', '')}".strip()
             point["devices"] += [device] if device not in point["devices"] else []
     tasks: dict[str, dict] = {}
@@ -219,16 +222,18 @@ def misses_lines(evals: dict) -> list[str]:
     lines = []
     for task, entry in evals["tasks"].items():
         for p in entry["points"]:
-            listed = p.get("misses", [])
+            listed, unrecorded = p.get("misses", []), p.get("misses_unrecorded", 0)
             lines += [
                 f"- {task}, {p['tokens']:,} tokens: seed {m['seed']} ({where(m['fact_tokens'])}; "
                 f"truth {m['answer']}, answered {m['predicted']})"
-                for m in listed
+                for m in listed[:CARD_MISSES]
             ]
-            unlisted = p["samples"] - p["correct"] - len(listed)  # runs from before misses were recorded
-            if unlisted > 0:
+            more = p["samples"] - p["correct"] - unrecorded - min(len(listed), CARD_MISSES)
+            if more > 0:  # listed in the JSON beyond the card's few, or past rmt.evaluate's MAX_MISSES
+                lines.append(f"- {task}, {p['tokens']:,} tokens: {more} more ({len(listed)} listed in the JSON)")
+            if unrecorded > 0:
                 why = "run before rmt.evaluate listed its misses"
-                lines.append(f"- {task}, {p['tokens']:,} tokens: {unlisted} not listed ({why})")
+                lines.append(f"- {task}, {p['tokens']:,} tokens: {unrecorded} not listed ({why})")
     if not lines:
         return []
     return ["Missed haystacks (the app rebuilds one from its task, length, this noise and seed):", "", *lines, ""]

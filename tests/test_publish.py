@@ -144,7 +144,8 @@ def test_names_section_and_update_names(tmp_path) -> None:
 def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
     """Four runs of 8 haystacks at 2M tokens are one point of 32, with the pooled interval."""
     files = []
-    for seed, correct in enumerate((8, 7, 8)):  # the last run's two misses are not in its file
+    miss = {"seed": 1_000_003 + 5, "answer": "office", "predicted": "garden", "fact_tokens": [9]}
+    for seed, correct in enumerate((8, 7, 6)):
         run = {
             "task": "memorize",
             "command": f"python -m rmt.evaluate --tokens 2000000 --seed {seed}",
@@ -153,22 +154,19 @@ def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
             "points": [
                 point(17_392, correct / 8)
                 | {"tokens": 2_000_000, "correct": correct, "samples": 8, "seconds": 60.0}
-                | {
-                    "misses": [{"seed": 1_000_003 + 5, "answer": "office", "predicted": "garden", "fact_tokens": [9]}]
-                    * (8 - correct)
-                }
-                | ({"correct": 6} if seed == 2 else {})  # a run that did not list its misses
+                | ({"misses": [miss] * (8 - correct)} if seed < 2 else {})  # the last run did not list its two
             ],
         }
-        if seed == 0:
-            run["points"].append(point(1_024, 1.0) | {"correct": 128, "samples": 128, "seconds": 9.0})
+        if seed == 0:  # more misses than a card names
+            run["points"].append(point(1_024, 0.9375) | {"correct": 120, "samples": 128, "seconds": 9.0})
+            run["points"][-1]["misses"] = [miss | {"seed": i} for i in range(8)]
         files.append(tmp_path / f"{seed}.json")
         files[-1].write_text(json.dumps(run))
     card = "# m\n\n## Measured accuracy\n| task |\n\n## Without the book's room sentences\nold\n\n## Later\nkept\n"
     (tmp_path / "README.md").write_text(card)
     update_no_rooms(tmp_path, [str(f) for f in files])
     short, long = json.loads((tmp_path / "no_rooms.json").read_text())["tasks"]["memorize"]["points"]
-    assert (short["correct"], short["samples"], long["correct"], long["samples"]) == (128, 128, 21, 24)
+    assert (short["correct"], short["samples"], long["correct"], long["samples"]) == (120, 128, 21, 24)
     assert long["accuracy"] == 21 / 24 and 0.68 < long["ci95"][0] < 0.7 and long["ci95"][1] > 0.95
     assert long["device"] == "cpu bfloat16" and len(long["commands"]) == 3 and long["seconds"] == 180.0
     assert [m["seed"] for m in long["misses"]] == [1_000_008]
@@ -176,5 +174,8 @@ def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
     assert "old" not in text and text.count("## Without the book's room sentences") == 1
     assert "- memorize, 2,000,000 tokens: seed 1000008 (fact at token 9; truth office, answered garden)" in text
     assert "- memorize, 2,000,000 tokens: 2 not listed (run before rmt.evaluate listed its misses)" in text
+    assert long["misses_unrecorded"] == 2 and "2,000,000 tokens: 1 more" not in text
+    assert "- memorize, 117,760 tokens: seed 4 " in text and "seed 5 " not in text  # five named, and then
+    assert "- memorize, 117,760 tokens: 3 more (8 listed in the JSON)" in text
     assert "| memorize | 17,392 | 2,000,000 | 87.5% | 21 / 24 |" in text and "--seed 2`" in text
     assert text.endswith("## Later\nkept\n")

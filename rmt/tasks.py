@@ -29,6 +29,11 @@ def room_named(sentence: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
+def rooms_named(text: str) -> set[str]:
+    """Every one of the task's rooms a text names (a Reasoning fact names two)."""
+    return {match.group(1).lower() for match in ROOM_WORD.finditer(text)}
+
+
 @dataclass
 class TaskSample:
     facts: list[str]

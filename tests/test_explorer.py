@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from rmt.explorer import ROOT, Explorer
+from rmt.explorer import ROOT, Explorer, other_fact_verdict
+from rmt.tasks import ROOMS, rooms_named
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +175,27 @@ def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explo
     assert sorted(t.name for t in stars) == [
         f"RMT: {task}, book without its room sentences" for task in sorted(shipped)
     ]
+
+
+def test_a_wrong_reasoning_answer_that_is_the_other_facts_room_quotes_that_fact(explorer) -> None:
+    """Reasoning's commonest miss: the memory held a fact, the question read the wrong one."""
+    hay_id, _, summary = explorer.generate("reasoning", 920, seed=0)
+    hay = explorer.entry(hay_id).haystack
+    verdict = final_view(explorer, hay_id).verdict
+    answer = verdict.split("**")[1]  # "### RMT answers **kitchen** (50%)"
+    (other,) = [f.text for f in hay.facts if answer in rooms_named(f.text)]
+    assert answer != summary["answer"] and summary["answer"] not in rooms_named(other)
+    assert "another fact's room" in verdict and other.rstrip(".") in verdict.replace("\\", "")
+    asked = rooms_named(hay.question).pop()
+    assert other_fact_verdict(hay, summary["answer"]) is None  # right: nothing to explain
+    assert other_fact_verdict(hay, asked) is None  # the question's own room is no other fact's
+    named_by_facts = set().union(*(rooms_named(f.text) for f in hay.facts))
+    unnamed = next(room for room in ROOMS if room not in named_by_facts)
+    assert other_fact_verdict(hay, unnamed) is None  # a room no fact names: not this kind of miss
+    assert "Reasoning's commonest miss" in verdict
+    # facts about two people: the same kind of miss, said as what it is
+    hay_id, *_ = explorer.generate(
+        "custom", 3000, facts_text="John went to the garden.\nMary went to the kitchen.", question="Where is John?"
+    )
+    line = other_fact_verdict(explorer.entry(hay_id).haystack, "kitchen")
+    assert "“Mary went to the kitchen\\.”" in line and "keep people apart" in line

@@ -41,6 +41,8 @@ SCENES = {  # one click on stage: (task, tokens, depth %, seed); the first three
     "Reasoning · 250 tokens": ("reasoning", 250, None, 1),
     # the book's "this office is called a sinecure" lands in the question's segment: a wrong answer, explained
     "A room named by the book · 3.3K tokens": ("memorize", 3296, None, 1592),
+    # Reasoning's commonest miss: garden (80%, fp32 and bf16), the room of the fact the question does not ask about
+    "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 4),
 }
 CSS = """
 .rmt-preview { font-size: 1.05rem; line-height: 1.5; max-height: 420px; overflow-y: auto; }

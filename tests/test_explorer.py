@@ -178,11 +178,11 @@ def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explo
 
 
 def test_a_wrong_reasoning_answer_that_is_the_other_facts_room_quotes_that_fact(explorer) -> None:
-    """Reasoning's commonest miss: the memory held a fact, the question read the wrong one."""
-    hay_id, _, summary = explorer.generate("reasoning", 920, seed=0)
+    """The app's scene for Reasoning's commonest miss: the memory held a fact, the question read the wrong one."""
+    hay_id, _, summary = explorer.generate("reasoning", 920, seed=4)
     hay = explorer.entry(hay_id).haystack
     verdict = final_view(explorer, hay_id).verdict
-    answer = verdict.split("**")[1]  # "### RMT answers **kitchen** (50%)"
+    answer = verdict.split("**")[1]  # "### RMT answers **garden** (81%)"
     (other,) = [f.text for f in hay.facts if answer in rooms_named(f.text)]
     assert answer != summary["answer"] and summary["answer"] not in rooms_named(other)
     assert "another fact's room" in verdict and other.rstrip(".") in verdict.replace("\\", "")

@@ -364,7 +364,7 @@ The book names rooms too ("By some writers this office is called a sinecure."). 
 but the model can take it for a fact, and on long haystacks that is where the shipped model loses them:
 Memorize at 1,024 segments was right 189 times in 200 on *Moby-Dick*, and at 2,000,000 tokens 122 times in
 200; with the book's 24 room-naming sentences taken out, 128 in 128 and 32 in 32 (the Accuracy tab's stars).
-Detect & Memorize the same way: 190 in 200 and 141 in 200 on the book, 127 in 128 and 15 in 16 without them.
+Detect & Memorize the same way: 190 in 200 and 141 in 200 on the book, 127 in 128 and 31 in 32 without them.
 Reasoning is not: 73 in 200 and 49 in 128 at 1,024 segments; half its misses answer the other fact's room.
 The preview counts these sentences, the answer plot marks them ▼, and a wrong verdict quotes the one that named
 the room the model gave. The noise *Moby-Dick without its room sentences* runs a haystack without them.

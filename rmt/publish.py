@@ -4,13 +4,15 @@
         --eval runs/eval/*.json --recipe "python -m rmt.train ..."
 
 ``--eval`` takes the JSON printed by ``python -m rmt.evaluate --json`` (one file per task and
-setting); they are merged into ``eval.json`` and written as a table into the model card.
+setting); they are merged into ``eval.json`` (runs at one length, on different seeds, pooled into
+one point) and written as a table into the model card.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -28,59 +30,69 @@ def read_json(path: str | Path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def merge_evals(files: list[str]) -> dict:
-    """{"tasks": {task: {"points": [...]}}}: every measured point, sorted by length."""
-    tasks: dict[str, dict] = {}
+def device_of(result: dict) -> str:
+    return f"{result.get('device', '?')} {result.get('dtype', '')}".strip()
+
+
+def runs_by_length(files: list[str], keep: Callable[[dict], bool]) -> dict[tuple[str, int], list[tuple[dict, dict]]]:
+    """(task, tokens) -> the (run, point) pairs measured there, in file order, for points ``keep`` accepts."""
+    groups: dict[tuple[str, int], list[tuple[dict, dict]]] = {}
     for file in files:
         result = read_json(file)
+        for p in result["points"]:
+            if keep(p):
+                groups.setdefault((result["task"], p["tokens"]), []).append((result, p))
+    return groups
+
+
+def pool_point(runs: list[tuple[dict, dict]]) -> dict:
+    """One point from several runs at one length: counts and time add, the interval is the pooled one.
+
+    The slow lengths are measured a few haystacks at a time, on different seeds (at 2M tokens, 8
+    haystacks is half an hour of a CPU), so one table row may come from several commands.
+    """
+    first = runs[0][1]
+    point = {"correct": 0, "samples": 0, "segments": first["segments"], "tokens": first["tokens"], "seconds": 0.0}
+    point |= {"commands": [], "misses": [], "misses_unrecorded": 0}
+    devices: list[str] = []
+    for result, p in runs:
+        point["correct"] += p["correct"]
+        point["samples"] += p["samples"]
+        point["seconds"] = round(point["seconds"] + p["seconds"], 2)
+        point["commands"].append(result.get("command", ""))
+        point["misses"] += p.get("misses", [])  # each names its haystack's seed: open it in the app
+        if "misses" not in p:  # a run from before rmt.evaluate listed them
+            point["misses_unrecorded"] += p["samples"] - p["correct"]
+        devices += [device_of(result)] if device_of(result) not in devices else []
+    low, high = wilson_interval(point["correct"], point["samples"])
+    point |= {"accuracy": point["correct"] / point["samples"], "ci95": [round(low, 4), round(high, 4)]}
+    return point | {"device": ", ".join(devices)}
+
+
+def merge_evals(files: list[str]) -> dict:
+    """{"tasks": {task: {"points": [...]}}}: every measured length, sorted; runs at one length pooled."""
+
+    def length_point(p: dict) -> bool:  # needle cells go to needle.json, other people's facts to names.json
+        return p.get("depth") is None and not p.get("other_people")
+
+    tasks: dict[str, dict] = {}
+    for (task, _), runs in runs_by_length(files, length_point).items():
+        result, p = runs[0]
         entry = tasks.setdefault(
-            result["task"], {"points": [], "noise": result["noise"], "last_segments": result["last_segments"]}
+            task, {"points": [], "noise": result["noise"], "last_segments": result["last_segments"]}
         )
-        known = {p["tokens"] for p in entry["points"]}
-        entry["points"].extend(
-            p
-            | {
-                "command": result.get("command", ""),
-                "device": f"{result.get('device', '?')} {result.get('dtype', '')}".strip(),
-            }
-            for p in result["points"]
-            # needle cells go to needle.json, haystacks with other people's facts to names.json
-            if p["tokens"] not in known and p.get("depth") is None and not p.get("other_people")
-        )
+        one = p | {"command": result.get("command", ""), "device": device_of(result)}
+        entry["points"].append(one if len(runs) == 1 else pool_point(runs))
+    for entry in tasks.values():
         entry["points"].sort(key=lambda p: p["tokens"])
     return {"tasks": tasks}
 
 
 def pool_runs(files: list[str]) -> dict:
-    """{"tasks": {task: {"points": [...]}}} with the runs at one length pooled into one point.
-
-    The slow lengths are measured a few haystacks at a time, on different seeds (at 2M tokens, 8
-    haystacks is half an hour of a CPU): their counts add up, and the interval is the pooled one.
-    """
-    pooled: dict[tuple[str, int], dict] = {}
-    for file in files:
-        result = read_json(file)
-        for p in result["points"]:
-            point = pooled.setdefault(
-                (result["task"], p["tokens"]),
-                {"correct": 0, "samples": 0, "segments": p["segments"], "tokens": p["tokens"], "seconds": 0.0}
-                | {"commands": [], "devices": [], "misses": [], "misses_unrecorded": 0},
-            )
-            point["correct"] += p["correct"]
-            point["samples"] += p["samples"]
-            point["seconds"] = round(point["seconds"] + p["seconds"], 2)
-            point["commands"].append(result.get("command", ""))
-            point["misses"] += p.get("misses", [])  # each names its haystack's seed: open it in the app
-            if "misses" not in p:  # a run from before rmt.evaluate listed them
-                point["misses_unrecorded"] += p["samples"] - p["correct"]
-            device = f"{result.get('device', '?')} {result.get('dtype', '')}".strip()
-            point["devices"] += [device] if device not in point["devices"] else []
+    """{"tasks": {task: {"points": [...]}}} with the runs at one length pooled into one point."""
     tasks: dict[str, dict] = {}
-    for (task, _), point in sorted(pooled.items()):
-        low, high = wilson_interval(point["correct"], point["samples"])
-        point |= {"accuracy": point["correct"] / point["samples"], "ci95": [round(low, 4), round(high, 4)]}
-        point["device"] = ", ".join(point.pop("devices"))
-        tasks.setdefault(task, {"points": []})["points"].append(point)
+    for (task, _), runs in sorted(runs_by_length(files, lambda p: True).items()):
+        tasks.setdefault(task, {"points": []})["points"].append(pool_point(runs))
     return {"tasks": tasks}
 
 

@@ -47,6 +47,32 @@ def test_merge_keeps_length_points_and_leaves_needle_cells_out(tmp_path) -> None
     assert [p["segments"] for p in merged["tasks"]["detect"]["points"]] == [1, 4]
 
 
+def test_merge_pools_runs_at_one_length(tmp_path) -> None:
+    """Three runs of 8 haystacks at 2M tokens (seeds 0-2) make one row of 24 with every command."""
+    files = []
+    for seed, correct in enumerate((3, 2, 4)):
+        run = {
+            "task": "reasoning",
+            "noise": "valid",
+            "last_segments": None,
+            "command": f"python -m rmt.evaluate --tokens 2000000 --seed {seed}",
+            "device": "cpu",
+            "dtype": "bfloat16",
+            "points": [
+                point(17_392, correct / 8) | {"tokens": 2_000_000, "correct": correct, "samples": 8, "seconds": 9}
+            ],
+        }
+        if seed == 0:  # a shorter length measured once keeps its own point as it was
+            run["points"].append(point(1, 0.5) | {"seconds": 1.0})
+        files.append(tmp_path / f"{seed}.json")
+        files[-1].write_text(json.dumps(run))
+    short, long = merge_evals([str(f) for f in files])["tasks"]["reasoning"]["points"]
+    assert short["command"].endswith("--seed 0") and short["correct"] == 20 and "commands" not in short
+    assert (long["correct"], long["samples"], long["accuracy"], long["seconds"]) == (9, 24, 9 / 24, 27)
+    assert 0.2 < long["ci95"][0] < 0.22 and 0.56 < long["ci95"][1] < 0.59 and long["device"] == "cpu bfloat16"
+    assert [c[-1] for c in long["commands"]] == ["0", "1", "2"] and long["misses_unrecorded"] == 15
+
+
 def test_needle_section_rows_are_depths_columns_are_lengths() -> None:
     needle = {
         "task": "detect",

@@ -35,14 +35,16 @@ except ImportError:
 
 
 LENGTH_PRESETS = ["1000", "4000", "32000", "256000", "1000000", "2000000"]
-SCENES = {  # one click on stage: (task, tokens, depth %, seed); the first three where the shipped model is reliable
-    "Memorize · 2K tokens": ("memorize", 2000, None, 2),
-    "Detect · 3.5K tokens, fact at 30%": ("detect", 3500, 30, 3),
-    "Reasoning · 250 tokens": ("reasoning", 250, None, 1),
+SCENES = {  # one click on stage: (task, tokens, depth %, seed, noise); the first three where the model is reliable
+    "Memorize · 2K tokens": ("memorize", 2000, None, 2, "valid"),
+    "Detect · 3.5K tokens, fact at 30%": ("detect", 3500, 30, 3, "valid"),
+    "Reasoning · 250 tokens": ("reasoning", 250, None, 1, "valid"),
     # the book's "this office is called a sinecure" lands in the question's segment: a wrong answer, explained
-    "A room named by the book · 3.3K tokens": ("memorize", 3296, None, 1592),
+    "A room named by the book · 3.3K tokens": ("memorize", 3296, None, 1592, "valid"),
     # Reasoning's commonest miss: garden (80%, fp32 and bf16), the room of the fact the question does not ask about
-    "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 4),
+    "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 4, "valid"),
+    # "mary travelled to | the office.": a segment boundary cuts the fact, garden at 97% (fp32 and bf16)
+    "A fact cut in two · 1.8K tokens": ("detect", 1840, None, 0, "valid-no-rooms"),
 }
 CSS = """
 .rmt-preview { font-size: 1.05rem; line-height: 1.5; max-height: 420px; overflow-y: auto; }
@@ -168,8 +170,8 @@ def end_previous_run(hay_id: str) -> None:
 
 def scene(name: str, hay_id: str):
     end_previous_run(hay_id)
-    task, tokens, depth, seed = SCENES[name]
-    return (task, str(tokens), depth if depth is not None else 50, depth is None, seed, "valid")
+    task, tokens, depth, seed, noise = SCENES[name]
+    return (task, str(tokens), depth if depth is not None else 50, depth is None, seed, noise)
 
 
 def build() -> gr.Blocks:
@@ -368,6 +370,11 @@ Detect & Memorize the same way: 190 in 200 and 141 in 200 on the book, 127 in 12
 Reasoning is not: 73 in 200 and 49 in 128 at 1,024 segments; half its misses answer the other fact's room.
 The preview counts these sentences, the answer plot marks them ▼, and a wrong verdict quotes the one that named
 the room the model gave. The noise *Moby-Dick without its room sentences* runs a haystack without them.
+
+A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it in two
+("mary travelled to" | "the office."), and the memory has to join the halves. Without the book's room
+sentences those were Detect's only misses: 2 of the 7 haystacks with a cut fact, none of the 153 without.
+The preview marks a cut fact ✂ and the verdict says so; the scene *A fact cut in two* shows one.
 
 ### What the plots show
 - **Answer forming**: after every segment the question is asked of the memory so far; ▼ marks a sentence of

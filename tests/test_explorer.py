@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from rmt.explorer import ROOT, Explorer, other_fact_verdict
+from rmt.segments import segment_bounds
 from rmt.tasks import ROOMS, rooms_named
 
 
@@ -175,6 +176,32 @@ def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explo
     assert sorted(t.name for t in stars) == [
         f"RMT: {task}, book without its room sentences" for task in sorted(shipped)
     ]
+
+
+def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(explorer) -> None:
+    """The app's scene: "Mary travelled to | the office." is read half in segment 8, half in 9.
+
+    Without the book's room sentences such cuts were Detect's only misses: the preview shows where
+    the cut falls, and the verdict says the memory had to join the halves, quoting what was measured.
+    """
+    hay_id, preview, summary = explorer.generate("detect", 1840, seed=0, noise_source="valid-no-rooms")
+    (fact,) = summary["facts"]
+    first, second = fact["cut"]["halves"]
+    assert (first + " " + second).lower() == fact["text"].lower() and first and second
+    hay = explorer.entry(hay_id).haystack
+    per_segment = explorer.model.config.text_per_segment
+    (cut,) = [
+        b
+        for _, b in segment_bounds(hay.num_tokens, per_segment)
+        if hay.facts[0].token_start < b < hay.facts[0].token_end
+    ]
+    assert fact["cut"]["segment"] == explorer.segment_of(cut - 1, hay) + 1 == fact["segment"]
+    assert f"✂ cut by the end of segment {fact['cut']['segment']}: “{first}” | “{second}”" in preview
+    verdict = final_view(explorer, hay_id).verdict
+    assert "**Wrong**" in verdict and f"segment {fact['cut']['segment'] + 1} “{second}”" in verdict.replace("\\", "")
+    assert "had to join the halves" in verdict and "Detect's only misses were such facts" in verdict
+    uncut = explorer.generate("detect", 1840, seed=1, noise_source="valid-no-rooms")[2]
+    assert uncut["facts"][0]["cut"] is None
 
 
 def test_a_wrong_reasoning_answer_that_is_the_other_facts_room_quotes_that_fact(explorer) -> None:

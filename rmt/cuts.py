@@ -1,0 +1,106 @@
+"""Facts that a segment boundary cuts in two, and how often evaluation missed those haystacks.
+
+A fact goes in at a sentence start of the noise, wherever the segments happen to end, so now and
+then "John moved to | the bedroom." is read half in one segment and half in the next: the memory
+has to join the halves. Without the book's room sentences these were Detect's only misses, so the
+app points such a cut out, and this CLI counts it over a finished evaluation run:
+
+    python -m rmt.cuts --checkpoint checkpoints/rmt-minilm-babi runs/nr-detect-1024.json ...
+
+Each run's haystacks are rebuilt from its task, lengths, noise and seed (``rmt.evaluate`` lists a
+miss by its haystack's seed), so no model is run. Runs with other people's facts or room sentences
+added are not rebuilt exactly and are refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_checkpoint
+from rmt.evaluate import haystack_seed
+from rmt.haystack import Haystack, build_haystack
+from rmt.segments import segment_bounds
+
+
+def fact_cuts(hay: Haystack, text_per_segment: int) -> list[tuple[int, int]]:
+    """(fact index, token where a segment ends inside that fact) for every fact a boundary cuts."""
+    ends = np.array([end for _, end in segment_bounds(hay.num_tokens, text_per_segment)])
+    return [
+        (i, int(end))
+        for i, fact in enumerate(hay.facts)
+        for end in ends[(ends > fact.token_start) & (ends < fact.token_end)]
+    ]
+
+
+def cut_halves(hay: Haystack, fact_index: int, end: int, tokenizer) -> tuple[str, str]:
+    """The fact's words in the segment that ends at ``end`` and in the next one."""
+    fact = hay.facts[fact_index]
+    first = tokenizer.decode(hay.token_ids[fact.token_start : end].tolist())
+    second = tokenizer.decode(hay.token_ids[end : fact.token_end].tolist())
+    return first, second.removeprefix("##")  # a cut inside a word: "hall" | "way."
+
+
+def count_run(run: dict, tokenizer, text_per_segment: int) -> list[dict]:
+    """Per point of an ``rmt.evaluate --json`` run: haystacks with a cut fact, and the run's listed misses
+    split by whether their haystack had one (a run lists at most 50, and none before session 16)."""
+    if run.get("other_people") or run.get("room_noise"):
+        raise ValueError("runs with --other-people or --room-noise are not rebuilt exactly: leave them out")
+    rows = []
+    for point in run["points"]:
+        missed = {m["seed"] for m in point.get("misses", [])}
+        cut_seeds = []
+        for i in range(point["samples"]):
+            seed = haystack_seed(run["seed"], i)
+            hay = build_haystack(
+                run["task"], point["tokens"], tokenizer, seed=seed, depth=point.get("depth"), noise=run["noise"]
+            )
+            if fact_cuts(hay, text_per_segment):
+                cut_seeds.append(seed)
+        cut_missed = len(missed.intersection(cut_seeds))
+        rows.append(
+            {
+                "task": run["task"],
+                "tokens": point["tokens"],
+                "noise": run["noise"],
+                "samples": point["samples"],
+                "correct": point["correct"],
+                "cut": len(cut_seeds),
+                # over the misses the run names (all of them when misses_listed == samples - correct)
+                "misses_listed": len(missed),
+                "cut_missed": cut_missed,
+                "uncut_missed": len(missed) - cut_missed,
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Count haystacks whose fact a segment boundary cuts, in eval runs.")
+    parser.add_argument("runs", nargs="+", help="JSON files printed by `python -m rmt.evaluate --json`")
+    parser.add_argument(
+        "--checkpoint", required=True, help="the checkpoint the runs evaluated (its tokenizer, segments)"
+    )
+    args = parser.parse_args(argv)
+    tokenizer = load_checkpoint_tokenizer(args.checkpoint)
+    text_per_segment = read_config(resolve_checkpoint(args.checkpoint)).text_per_segment
+    rows = []
+    for path in args.runs:
+        try:
+            rows += [
+                row | {"run": path}
+                for row in count_run(json.loads(Path(path).read_text()), tokenizer, text_per_segment)
+            ]
+        except ValueError as error:
+            print(f"{path}: {error}", file=sys.stderr)
+            return 2
+    print(json.dumps({"rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Facts cut by a segment boundary: found where they are, and counted over an evaluation run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_checkpoint
+from rmt.cuts import count_run, cut_halves, fact_cuts, main
+from rmt.evaluate import haystack_seed
+from rmt.haystack import build_haystack
+
+CHECKPOINT = "checkpoints/rmt-minilm-babi"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_checkpoint_tokenizer(CHECKPOINT)
+
+
+def test_a_boundary_inside_a_fact_is_found_and_a_fact_inside_a_segment_is_not(tokenizer) -> None:
+    hay = build_haystack("detect", 1840, tokenizer, seed=0, noise="valid-no-rooms")
+    fact = hay.facts[0]
+    # segments are cut from the end of the text: some segment length ends one inside the fact
+    per_segment = next(n for n in range(20, 200) if fact_cuts(hay, n))
+    ((index, end),) = fact_cuts(hay, per_segment)
+    assert index == 0 and fact.token_start < end < fact.token_end
+    first, second = cut_halves(hay, 0, end, tokenizer)
+    assert f"{first} {second}" == fact.text.lower()
+    whole = next(n for n in range(20, 200) if not fact_cuts(hay, n))
+    assert fact_cuts(hay, whole) == []
+
+
+def test_a_run_is_rebuilt_and_its_misses_split_by_cut(tokenizer, tmp_path, capsys) -> None:
+    per_segment = read_config(resolve_checkpoint(CHECKPOINT)).text_per_segment
+    hays = [
+        build_haystack("detect", 1840, tokenizer, seed=haystack_seed(0, i), noise="valid-no-rooms") for i in range(6)
+    ]
+    cut = [h.seed for h in hays if fact_cuts(h, per_segment)]
+    assert cut == [0]  # seed 0 is the app's scene "A fact cut in two"
+    misses = [{"seed": 0}, {"seed": 3}]
+    point = {"tokens": 1840, "samples": 6, "correct": 4, "misses": misses}
+    run = {"task": "detect", "noise": "valid-no-rooms", "seed": 0, "points": [point]}
+    (row,) = count_run(run, tokenizer, per_segment)
+    assert (row["cut"], row["misses_listed"], row["cut_missed"], row["uncut_missed"]) == (1, 2, 1, 1)
+    with pytest.raises(ValueError, match="other-people"):
+        count_run(run | {"other_people": 1}, tokenizer, per_segment)
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert main(["--checkpoint", CHECKPOINT, str(tmp_path / "run.json")]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"][0]["cut_missed"] == 1

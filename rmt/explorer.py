@@ -349,14 +349,13 @@ class Explorer:
             return None
         segment, (first, second) = next((c["segment"], c["halves"]) for c in cuts.values())
         where = (
-            f"A segment boundary cut the fact in two: segment {segment:,} read “{markdown_literal(first)}”, "
-            f"segment {segment + 1:,} “{markdown_literal(second)}”."
+            f"A segment boundary cut the fact in two (segment {segment:,} read “{markdown_literal(first)}”, "
+            f"segment {segment + 1:,} “{markdown_literal(second)}”)"
         )
         if right:
-            return where + " The memory joined the halves."
-        return (
-            where + " The memory had to join the halves." + (f" {CUT_DETECT_MEASURED}" if hay.task == "detect" else "")
-        )
+            return where + ": the memory joined the halves."
+        measured = f" {CUT_DETECT_MEASURED}" if hay.task == "detect" else ""
+        return where + ": the memory had to join the halves." + measured
 
     def measured_accuracy(self, task: str, num_tokens: int, noise: str = "valid") -> str | None:
         """What evaluation measured for this task at the nearest length, so a run is read against it.
@@ -661,7 +660,9 @@ class Explorer:
             base = self.class_names[int(logits.argmax())]
             sees = any(f.token_start >= hay.num_tokens - window for f in hay.facts)
             note = ""
-            if not sees:  # it can only guess: say so, even when the guess happens to be right
+            if not sees and any(f.token_end > hay.num_tokens - window for f in hay.facts):
+                note = " (it reads only the end of a fact that its window cuts)"
+            elif not sees:  # it can only guess: say so, even when the guess happens to be right
                 lucky = hay.answer and base == hay.answer
                 note = (
                     " (a lucky guess: the facts are outside its window)"

@@ -200,6 +200,8 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(expl
     verdict = final_view(explorer, hay_id).verdict
     assert "**Wrong**" in verdict and f"segment {fact['cut']['segment'] + 1} “{second}”" in verdict.replace("\\", "")
     assert "had to join the halves" in verdict and "Detect's only misses were such facts" in verdict
+    # "the office." is in the no-memory baseline's last 115 tokens, "mary travelled to" is not
+    assert "reads only the end of a fact that its window cuts" in verdict and "lucky guess" not in verdict
     uncut = explorer.generate("detect", 1840, seed=1, noise_source="valid-no-rooms")[2]
     assert uncut["facts"][0]["cut"] is None
 

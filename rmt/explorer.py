@@ -551,7 +551,8 @@ class Explorer:
 
     def run_entry(self, entry: Entry, min_interval: float, resume: LiveRun | None = None) -> Iterator[RunView]:
         hay = entry.haystack
-        fact_segments = sorted({self.segment_of(f.token_start, hay) for f in hay.facts})
+        # a fact a segment boundary cuts is read in two segments: both get its band
+        fact_segments = sorted({self.segment_of(t, hay) for f in hay.facts for t in (f.token_start, f.token_end - 1)})
         question_segment = self.segment_of(hay.question_token_start, hay)
         total = num_segments(hay.num_tokens, self.model.config.text_per_segment)
         probe_every = max(1, total // 400)  # at most ~400 live answers: each costs a short extra pass

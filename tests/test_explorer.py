@@ -197,7 +197,10 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(expl
     ]
     assert fact["cut"]["segment"] == explorer.segment_of(cut - 1, hay) + 1 == fact["segment"]
     assert f"✂ cut by the end of segment {fact['cut']['segment']}: “{first}” | “{second}”" in preview
-    verdict = final_view(explorer, hay_id).verdict
+    last = final_view(explorer, hay_id)
+    verdict = last.verdict
+    bands = sorted(shape.x0 for shape in last.answer_figure.layout.shapes)
+    assert bands == [fact["cut"]["segment"] - 0.5, fact["cut"]["segment"] + 0.5]  # both segments read the fact
     assert "**Wrong**" in verdict and f"segment {fact['cut']['segment'] + 1} “{second}”" in verdict.replace("\\", "")
     assert "had to join the halves" in verdict and "Detect's only misses were such facts" in verdict
     # "the office." is in the no-memory baseline's last 115 tokens, "mary travelled to" is not

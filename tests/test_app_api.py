@@ -50,6 +50,17 @@ def test_preview_quotes_what_evaluation_measured_near_this_length(client) -> Non
     assert summary["noise"] == "valid-no-rooms" and expected in summary["measured_accuracy"]
 
 
+def test_a_cut_fact_reaches_the_api_summary(client) -> None:
+    """A script sees where a segment boundary cuts the fact, as the page does (the scene's haystack)."""
+    summary = generate(client, task="detect", tokens="1840", seed=0, noise_source="valid-no-rooms")[2]
+    (fact,) = summary["facts"]
+    assert fact["cut"] == {"segment": fact["segment"], "halves": ["mary travelled to", "the office."]}
+    assert (
+        generate(client, task="detect", tokens="1840", seed=1, noise_source="valid-no-rooms")[2]["facts"][0]["cut"]
+        is None
+    )
+
+
 def test_stream_is_throttled_not_one_message_per_segment(client) -> None:
     hay_id, _, summary, _ = generate(client, task="detect", tokens="30000", seed=2)
     started = time.perf_counter()

@@ -15,6 +15,10 @@ the question about one fixed person ends the second. Two readings of the same ha
 A probe far above the model means the memory holds who went where and the second segment fails
 to read it out; a probe near chance means the first segment never wrote it. ``--question-alone``
 makes the second segment the question alone (the app's live answer), with no book text beside it.
+
+``--relations`` asks the same of Reasoning: both relation facts open the first segment, and the
+question always asks what is ``--direction`` of the room they share, so the probe has one target.
+Chance for a memory that keeps both rooms but not their directions is then 1/2.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from rmt.device import pick_device
 from rmt.haystack import build_custom_haystack, count_tokens
 from rmt.inference import prepare_for_inference
 from rmt.segments import segment_batch
-from rmt.tasks import NAMES, ROOMS, location_fact
+from rmt.tasks import NAMES, OPPOSITE, ROOMS, location_fact, relation_facts, rooms_named
 
 
 def binding_haystacks(
@@ -58,6 +62,32 @@ def binding_haystacks(
         hay = build_custom_haystack(None, facts, question, length, tokenizer, answer=rooms[0], depth=0.0, seed=i)
         token_ids.append(hay.token_ids)
         room_ids.append([ROOMS.index(r) for r in rooms])
+    starts = [text_per_segment if question_alone else None] * samples
+    return token_ids, room_ids, starts
+
+
+def relation_haystacks(
+    tokenizer,
+    text_per_segment: int,
+    samples: int,
+    direction: str = "east",
+    seed: int = 0,
+    question_alone: bool = False,
+) -> tuple[list[np.ndarray], list[list[int]], list[int | None]]:
+    """Reasoning's facts laid out like ``binding_haystacks``: both relations open the first segment,
+    the question about ``direction`` ends the second. Rooms as class ids: the asked one, then the
+    other fact's. A memory that keeps both rooms but not which direction went with which scores
+    half of these; a probe for the ``direction`` room then reads it no better."""
+    rng = random.Random(seed)
+    token_ids, room_ids = [], []
+    for i in range(samples):
+        facts, question, answer = relation_facts(rng, asked_direction=direction)
+        asked_fact, other_fact = sorted(facts, key=lambda fact: answer not in rooms_named(fact))
+        (other,) = rooms_named(other_fact) - rooms_named(asked_fact)  # not the room both facts share
+        length = text_per_segment + (count_tokens([question], tokenizer) if question_alone else text_per_segment)
+        hay = build_custom_haystack(None, facts, question, length, tokenizer, answer=answer, depth=0.0, seed=i)
+        token_ids.append(hay.token_ids)
+        room_ids.append([ROOMS.index(answer), ROOMS.index(other)])
     starts = [text_per_segment if question_alone else None] * samples
     return token_ids, room_ids, starts
 
@@ -108,17 +138,29 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--question-alone", action="store_true", help="the second segment holds only the question")
+    parser.add_argument(
+        "--relations", action="store_true", help="Reasoning's two relation facts instead of people (ignores --others)"
+    )
+    parser.add_argument("--direction", default="east", choices=list(OPPOSITE), help="asked with --relations")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.relations:
+        args.others = 1  # the other fact is the one "other" answer
     if not 1 <= args.others <= len(NAMES) - 1:
         parser.error(f"--others must be between 1 and {len(NAMES) - 1}: there are {len(NAMES)} names")
     if args.samples < 20:
         parser.error("--samples must be at least 20: the probe trains on three quarters of them")
     model = prepare_for_inference(load_checkpoint(args.checkpoint), pick_device(args.device))
     tokenizer = load_checkpoint_tokenizer(args.checkpoint)
-    token_ids, rooms, starts = binding_haystacks(
-        tokenizer, model.config.text_per_segment, args.samples, args.others, args.asked, args.seed, args.question_alone
-    )
+    per_segment = model.config.text_per_segment
+    if args.relations:
+        token_ids, rooms, starts = relation_haystacks(
+            tokenizer, per_segment, args.samples, args.direction, args.seed, args.question_alone
+        )
+    else:
+        token_ids, rooms, starts = binding_haystacks(
+            tokenizer, per_segment, args.samples, args.others, args.asked, args.seed, args.question_alone
+        )
     memories, answers = memory_and_answers(model, token_ids, starts, args.batch_size)
     train = int(0.75 * args.samples)
     asked = [r[0] for r in rooms]
@@ -126,7 +168,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "checkpoint": args.checkpoint,
         "others": args.others,
-        "asked": args.asked,
+        "relations": args.relations,
+        "asked": f"what is {args.direction} of" if args.relations else args.asked,
         "question_alone": args.question_alone,
         "samples": args.samples,
         "held_out": args.samples - train,
@@ -142,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(result))
     else:
         print(
-            f"{args.others} other(s): the model answers {args.asked}'s room {result['model']['asked_room']:.1%} "
+            f"{args.others} other(s): the model answers {result['asked']}'s room {result['model']['asked_room']:.1%} "
             f"(chance {result['chance']:.0%}); a linear probe on the memory reads it "
             f"{result['probe']['test']:.1%} (train {result['probe']['train']:.1%})"
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,21 +46,35 @@ def cut_halves(hay: Haystack, fact_index: int, end: int, tokenizer) -> tuple[str
     return first, second.removeprefix("##")  # a cut inside a word: "hall" | "way."
 
 
-def count_run(run: dict, tokenizer, text_per_segment: int) -> list[dict]:
-    """Per point of an ``rmt.evaluate --json`` run: haystacks with a cut fact, and the run's listed misses
-    split by whether their haystack had one (a run lists at most 50, and none before session 16)."""
+def check_rebuildable(run: dict) -> None:
+    """Refuse a run whose haystacks its JSON does not pin down (their extra sentences are drawn apart)."""
     if run.get("other_people") or run.get("room_noise"):
         raise ValueError("runs with --other-people or --room-noise are not rebuilt exactly: leave them out")
+
+
+def rebuild_haystack(run: dict, point: dict, seed: int, tokenizer) -> Haystack:
+    """The haystack an ``rmt.evaluate --json`` run read at ``point`` for the sample with ``seed``."""
+    return build_haystack(
+        run["task"], point["tokens"], tokenizer, seed=seed, depth=point.get("depth"), noise=run["noise"]
+    )
+
+
+def checkpoint_reader(checkpoint: str) -> tuple[object, int]:
+    """(tokenizer, text tokens per segment) of a checkpoint: all a rebuild needs, without its weights."""
+    return load_checkpoint_tokenizer(checkpoint), read_config(resolve_checkpoint(checkpoint)).text_per_segment
+
+
+def count_run(run: dict, tokenizer, text_per_segment: int) -> list[dict]:
+    """Per point of an ``rmt.evaluate --json`` run: haystacks with a cut fact, and the run's listed misses
+    split by whether their haystack had one (runs list at most 50 before session 21, and none before session 16)."""
+    check_rebuildable(run)
     rows = []
     for point in run["points"]:
         missed = {m["seed"] for m in point.get("misses", [])}
         cut_seeds = []
         for i in range(point["samples"]):
             seed = haystack_seed(run["seed"], i)
-            hay = build_haystack(
-                run["task"], point["tokens"], tokenizer, seed=seed, depth=point.get("depth"), noise=run["noise"]
-            )
-            if fact_cuts(hay, text_per_segment):
+            if fact_cuts(rebuild_haystack(run, point, seed, tokenizer), text_per_segment):
                 cut_seeds.append(seed)
         cut_missed = len(missed.intersection(cut_seeds))
         rows.append(
@@ -79,6 +94,17 @@ def count_run(run: dict, tokenizer, text_per_segment: int) -> list[dict]:
     return rows
 
 
+def rows_from_runs(paths: list[str], count: Callable[[dict], list[dict]]) -> list[dict]:
+    """``count``'s rows for each eval run file, each tagged with its file; a refusal names the file."""
+    rows = []
+    for path in paths:
+        try:
+            rows += [row | {"run": path} for row in count(json.loads(Path(path).read_text()))]
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from error
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Count haystacks whose fact a segment boundary cuts, in eval runs.")
     parser.add_argument("runs", nargs="+", help="JSON files printed by `python -m rmt.evaluate --json`")
@@ -86,18 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint", required=True, help="the checkpoint the runs evaluated (its tokenizer, segments)"
     )
     args = parser.parse_args(argv)
-    tokenizer = load_checkpoint_tokenizer(args.checkpoint)
-    text_per_segment = read_config(resolve_checkpoint(args.checkpoint)).text_per_segment
-    rows = []
-    for path in args.runs:
-        try:
-            rows += [
-                row | {"run": path}
-                for row in count_run(json.loads(Path(path).read_text()), tokenizer, text_per_segment)
-            ]
-        except ValueError as error:
-            print(f"{path}: {error}", file=sys.stderr)
-            return 2
+    tokenizer, text_per_segment = checkpoint_reader(args.checkpoint)
+    try:
+        rows = rows_from_runs(args.runs, lambda run: count_run(run, tokenizer, text_per_segment))
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     print(json.dumps({"rows": rows}, indent=1))
     return 0
 

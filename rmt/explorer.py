@@ -33,12 +33,19 @@ from rmt.device import hardware_name, inference_dtype, pick_device
 from rmt.evaluate import order_split
 from rmt.flops import PRESETS, compare
 from rmt.formatting import flops_saving, format_duration, markdown_literal, percent
-from rmt.haystack import Haystack, build_custom_haystack, build_haystack, fact_person
+from rmt.haystack import (
+    Haystack,
+    build_custom_haystack,
+    build_haystack,
+    fact_person,
+    mentions_after_facts,
+    other_fact,
+)
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
 from rmt.segments import num_segments, segment_index
-from rmt.tasks import NAMES, ROOM_WORD, ROOMS, TASKS, check_task, rooms_named
+from rmt.tasks import NAMES, ROOM_WORD, ROOMS, TASKS, check_task
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "assets" / "bench"  # rmt.bench results: the measured time beside the FLOP chart
@@ -118,27 +125,20 @@ class RunView:
 
 
 def other_fact_verdict(hay: Haystack, answer: str) -> str | None:
-    """A wrong answer that is the room of another fact than the one the question asks about.
-
-    That is Reasoning's commonest miss (26 of 50 listed misses at 1,024 segments, where a random
-    wrong room would be 10): the memory held a fact, and the question read the wrong one. Rooms the
-    question itself names are left out: those are not another fact's.
-    """
-    if answer == hay.answer or answer in rooms_named(hay.question):
+    """A line for a wrong answer that is another fact's room (26 of 50 listed misses at 1,024
+    segments, where a random wrong room would be 10; ``python -m rmt.misses`` counts them in a run)."""
+    fact = other_fact(hay, answer)
+    if fact is None:
         return None
-    for fact in hay.facts:
-        named = rooms_named(fact.text)
-        if answer in named and hay.answer not in named:
-            why = (  # a relation ("The kitchen is north of the hallway.") names no person
-                "the shipped model never learned to keep people apart"
-                if fact_person(fact.text)
-                else "Reasoning's commonest miss"
-            )
-            return (
-                f"The **{answer}** is another fact's room: “{markdown_literal(fact.text)}” The model read a "
-                f"fact, just not the one the question asks about ({why}; see About)."
-            )
-    return None
+    why = (  # a relation ("The kitchen is north of the hallway.") names no person
+        "the shipped model never learned to keep people apart"
+        if fact_person(fact.text)
+        else "Reasoning's commonest miss"
+    )
+    return (
+        f"The **{answer}** is another fact's room: “{markdown_literal(fact.text)}” The model read a "
+        f"fact, just not the one the question asks about ({why}; see About)."
+    )
 
 
 class Explorer:
@@ -444,14 +444,6 @@ class Explorer:
         parts.append(f"<p>Expected answer: <b>{truth}</b></p></div>")
         return "\n".join(parts)
 
-    def mentions_after_facts(self, hay: Haystack) -> np.ndarray:
-        """Indices of the noise's room mentions read after the last fact and before the question.
-
-        Before the fact a room named in the book cannot overwrite it; after it, it may.
-        """
-        after = max((f.token_end for f in hay.facts), default=0)
-        return hay.room_mentions.between(after, hay.question_token_start)
-
     def room_mentions_html(self, hay: Haystack) -> list[str]:
         """A line on the sentences that name a room without being facts, and the last one after the fact."""
         mentions = hay.room_mentions
@@ -463,7 +455,7 @@ class Explorer:
             ]
         if not len(mentions):
             return []
-        after = self.mentions_after_facts(hay)
+        after = mentions_after_facts(hay)
         count = f"{len(mentions):,} sentence{'s' if len(mentions) != 1 else ''}"
         parts = [
             f"<p class='rmt-rooms'>The text names a room in {count} that {'are' if len(mentions) != 1 else 'is'} "
@@ -683,7 +675,7 @@ class Explorer:
         It does not claim the sentence is why; evaluation without the book's room sentences is what
         says it usually is.
         """
-        after = self.mentions_after_facts(hay)
+        after = mentions_after_facts(hay)
         if not len(after):
             return None
         mentions = hay.room_mentions

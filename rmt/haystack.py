@@ -22,7 +22,7 @@ import numpy as np
 
 from rmt.noise import NoiseCorpus, build_corpus, load_corpus
 from rmt.room_sentences import first_room_tokens
-from rmt.tasks import NAMES, ROOM_WORD, ROOMS, TaskSample, check_task, make_task
+from rmt.tasks import NAMES, ROOM_WORD, ROOMS, TaskSample, check_task, make_task, rooms_named
 
 MAX_TOKENS = 10_000_000  # far above any demo; stops a typo from eating the machine
 
@@ -446,6 +446,26 @@ QUESTION_WORDS = {
 def fact_person(fact: str) -> str | None:
     """The person a fact is about: its first capitalised word that is not a question word or room."""
     return next((w for w in re.findall(r"\b[A-Z]\w*", fact) if w.lower() not in QUESTION_WORDS | set(ROOMS)), None)
+
+
+def mentions_after_facts(hay: Haystack) -> np.ndarray:
+    """Indices of the noise's room mentions read after the last fact and before the question.
+
+    Before the fact a room named in the book cannot overwrite it; after it, it may.
+    """
+    after = max((f.token_end for f in hay.facts), default=0)
+    return hay.room_mentions.between(after, hay.question_token_start)
+
+
+def other_fact(hay: Haystack, answer: str) -> FactSpan | None:
+    """The fact whose room a wrong answer is, when it is not the fact the question asks about.
+
+    Reasoning's commonest miss: the memory held a fact, and the question read the wrong one. A room
+    the question itself names is no other fact's, nor is one that the asked fact names too.
+    """
+    if answer == hay.answer or answer in rooms_named(hay.question):
+        return None
+    return next((f for f in hay.facts if answer in (named := rooms_named(f.text)) and hay.answer not in named), None)
 
 
 def asked_fact_is_last(hay: Haystack) -> bool:

@@ -91,22 +91,30 @@ def other_questions(
     return [(q, a) for q, a in found if a != answer and q != question]
 
 
-def relation_facts(rng: random.Random) -> tuple[list[str], str, str]:
+def relation_facts(rng: random.Random, asked_direction: str | None = None) -> tuple[list[str], str, str]:
     """Two facts about one room; the question picks one fact, in one of bAbI's two phrasings.
 
     The other fact shares the room, so the model must read the direction, not just the names.
+    ``asked_direction`` fixes the direction asked about (a probe's one target); left None, the
+    draws are exactly those every seeded haystack was built from.
     """
     centre, first, second = rng.sample(ROOMS, 3)
-    dir_first = rng.choice(list(OPPOSITE))
+    dir_first = asked_direction or rng.choice(list(OPPOSITE))
     dir_second = rng.choice([d for d in OPPOSITE if d != dir_first])
     facts = [f"The {first} is {dir_first} of the {centre}.", f"The {second} is {dir_second} of the {centre}."]
-    asked, direction = rng.choice([(first, dir_first), (second, dir_second)])
+    asked, direction = (first, dir_first) if asked_direction else rng.choice([(first, dir_first), (second, dir_second)])
     if rng.random() < 0.5:
         question = f"What is {direction} of the {centre}?"
     else:
         question = f"What is the {centre} {OPPOSITE[direction]} of?"
     rng.shuffle(facts)
     return facts, question, asked
+
+
+def question_phrasing(question: str) -> str:
+    """Which of bAbI's two relation phrasings a question uses: "inverted" ("What is the hallway west
+    of?") makes the reader turn the direction round before it finds the fact; "direct" does not."""
+    return "inverted" if question.rstrip().endswith(" of?") else "direct"
 
 
 def make_task(task: str, rng: random.Random, other_people: int = 0, asked: tuple[str, ...] = NAMES) -> TaskSample:

@@ -53,3 +53,23 @@ def test_haystacks_are_two_segments_facts_first_question_last(tokenizer, alone: 
         assert named >= 3  # the three facts (the book may name a John of its own)
         assert tokenizer.decode(text_second).endswith("where is mary?")
         assert (tokenizer.decode(text_second) == "where is mary?") == alone
+
+
+def test_relation_haystacks_ask_one_direction_of_the_two_facts_in_the_first_segment(tokenizer) -> None:
+    from rmt.binding import relation_haystacks
+    from rmt.model import RMTConfig
+    from rmt.segments import segment_batch
+    from rmt.tasks import ROOMS
+
+    config = RMTConfig(num_mem_tokens=10, segment_size=128)
+    ids, rooms, starts = relation_haystacks(tokenizer, config.text_per_segment, 6, direction="north")
+    first, second = segment_batch(ids, config, starts)
+    for text_first, text_second, (asked, other) in zip(first.text_ids, second.text_ids, rooms, strict=True):
+        read = tokenizer.decode(text_first)
+        # the asked room is the one the facts put north of the shared room; the other fact's is not
+        assert f"the {ROOMS[asked]} is north of the" in read
+        assert f"the {ROOMS[other]} is" in read and f"the {ROOMS[other]} is north" not in read
+        question = tokenizer.decode(text_second)
+        assert question.endswith("?") and ("north of the" in question or "south of?" in question)
+    result = main(["--checkpoint", RMT, "--relations", "--direction", "west", "--samples", "20", "--json"])
+    assert result["relations"] and result["chance"] == 0.5 and result["asked"] == "what is west of"

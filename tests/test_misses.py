@@ -1,0 +1,97 @@
+"""Misses sorted by what the wrong answer was, over haystacks rebuilt from an evaluation run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_checkpoint
+from rmt.evaluate import haystack_seed
+from rmt.haystack import build_haystack, mentions_after_facts
+from rmt.misses import haystack_splits, main, miss_kind, other_fact_chance, sort_run
+from rmt.tasks import ROOMS, rooms_named
+
+CHECKPOINT = "checkpoints/rmt-minilm-babi"
+TOKENS = 20_000  # long enough that the book names a room after the facts in the first haystack
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_checkpoint_tokenizer(CHECKPOINT)
+
+
+@pytest.fixture(scope="module")
+def hay(tokenizer):
+    return build_haystack("reasoning", TOKENS, tokenizer, seed=haystack_seed(0, 0), noise="valid")
+
+
+def wrong_room_of_each_kind(hay) -> dict[str, str]:
+    """Found from the haystack's own text, not from the code under test."""
+    (other,) = [f.text for f in hay.facts if hay.answer not in rooms_named(f.text)]
+    asked = rooms_named(hay.question)
+    other_room = (rooms_named(other) - asked).pop()
+    after = {hay.room_mentions.room(int(i)) for i in mentions_after_facts(hay)}
+    named_after = (after - asked - {other_room, hay.answer}).pop()
+    nowhere = next(r for r in ROOMS if r not in after | asked | {other_room, hay.answer})
+    return {
+        "other_fact": other_room,
+        "question_room": asked.pop(),
+        "named_after_facts": named_after,
+        "named_nowhere_after": nowhere,
+    }
+
+
+def test_each_kind_of_wrong_answer_is_told_apart(hay) -> None:
+    for kind, room in wrong_room_of_each_kind(hay).items():
+        assert miss_kind(hay, room) == kind, room
+    with pytest.raises(ValueError, match="right answer"):
+        miss_kind(hay, hay.answer)
+    # one other fact names one room that is neither asked about nor the answer: 1 of the 5 wrong rooms
+    assert other_fact_chance(hay) == pytest.approx(1 / 5)
+
+
+def test_a_run_is_rebuilt_and_its_listed_misses_counted_by_kind(hay, tokenizer, tmp_path, capsys) -> None:
+    rooms = wrong_room_of_each_kind(hay)
+    starts = [f.token_start for f in hay.facts]
+    seed = haystack_seed(0, 0)
+    misses = [
+        {"seed": seed, "answer": hay.answer, "predicted": rooms[kind], "fact_tokens": starts}
+        for kind in ("other_fact", "other_fact", "named_after_facts")
+    ]
+    point = {"tokens": TOKENS, "samples": 10, "correct": 7, "misses": misses}
+    run = {"task": "reasoning", "noise": "valid", "seed": 0, "points": [point]}
+    per_segment = read_config(resolve_checkpoint(CHECKPOINT)).text_per_segment
+    (row,) = sort_run(run, tokenizer, per_segment)
+    assert row["kinds"] == {"other_fact": 2, "question_room": 0, "named_after_facts": 1, "named_nowhere_after": 0}
+    assert row["misses_listed"] == 3 and row["other_fact_by_chance"] == pytest.approx(0.6)
+    # a run that does not rebuild to what it read is refused, not miscounted
+    moved = [m | {"fact_tokens": [s + 1 for s in starts]} for m in misses]
+    with pytest.raises(ValueError, match="did not rebuild"):
+        sort_run(run | {"points": [point | {"misses": moved}]}, tokenizer, per_segment)
+    (tmp_path / "a.json").write_text(json.dumps(run))
+    (tmp_path / "b.json").write_text(json.dumps(run))
+    assert main(["--checkpoint", CHECKPOINT, str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["total"]["kinds"]["other_fact"] == 4 and printed["total"]["samples"] == 20
+    (tmp_path / "c.json").write_text(json.dumps(run | {"room_noise": 4}))
+    assert main(["--checkpoint", CHECKPOINT, str(tmp_path / "c.json")]) == 2
+    assert "c.json" in capsys.readouterr().err
+
+
+def test_splits_say_where_the_facts_were_read_and_how_the_question_was_put(hay, tokenizer) -> None:
+    per_segment = read_config(resolve_checkpoint(CHECKPOINT)).text_per_segment
+    # the facts lie more than a segment before the question: read only through the memory
+    assert all(f.token_end < hay.question_token_start - per_segment for f in hay.facts)
+    far = haystack_splits(hay, per_segment)
+    assert far["facts_beside_question"] == "none"
+    assert far["phrasing"] == ("inverted" if hay.question.startswith("What is the ") else "direct")
+    short = build_haystack("reasoning", 100, tokenizer, seed=1, noise="valid")  # one segment: all beside it
+    near = haystack_splits(short, per_segment)
+    assert (near["facts"], near["facts_beside_question"]) == ("one segment", "all")
+    asked = next(f for f in short.facts if short.answer in rooms_named(f.text))
+    assert near["asked_fact"] == ("last" if asked is max(short.facts, key=lambda f: f.token_start) else "earlier")
+    run = {"task": "reasoning", "noise": "valid", "seed": 0, "points": [{"tokens": 300, "samples": 6, "correct": 6}]}
+    (row,) = sort_run(run, tokenizer, per_segment)
+    assert all(sum(g["samples"] for g in groups.values()) == 6 for groups in row["splits"].values())
+    assert row["complete"] and row["misses_listed"] == 0

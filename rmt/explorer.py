@@ -45,7 +45,7 @@ from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
 from rmt.segments import num_segments, segment_index
-from rmt.tasks import NAMES, ROOM_WORD, ROOMS, TASKS, check_task
+from rmt.tasks import NAMES, OPPOSITE, ROOM_WORD, ROOMS, TASKS, check_task, relation_direction, rooms_named
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "assets" / "bench"  # rmt.bench results: the measured time beside the FLOP chart
@@ -166,6 +166,7 @@ class Explorer:
         self.evals = self.eval_tables()  # read once: every preview quotes the RMT's
         self.people_evals: list[dict] = self.eval_tables("names.json").get("RMT", [])  # type: ignore[assignment]
         self.no_rooms_evals: dict = self.eval_tables("no_rooms.json").get("RMT", {})
+        self.miss_counts: dict = self.eval_tables("misses.json").get("RMT", {})  # rmt.misses --summary
         self.benchmarks = load_benchmarks(BENCH_DIR)
 
     def on_model_thread(self, fn: Callable, *args):
@@ -378,6 +379,38 @@ class Explorer:
             f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, {point['book']}; "
             f"chance is {1 / len(self.class_names):.0%})."
             + (f" That point was measured {point['noise_note']}." if point.get("noise_note") else "")
+        )
+
+    def direction_note(self, hay: Haystack) -> str | None:
+        """How often evaluation got Reasoning right when the asked fact stated this direction.
+
+        The shipped model reads the facts out of memory by their direction, not by the question's:
+        asked for the room north of another it is nearly always right, south nearly always wrong.
+        One run cannot show that; the measured rates at about this length can.
+        """
+        if hay.task != "reasoning" or not hay.answer:
+            return None
+        asked = next((f for f in hay.facts if hay.answer in rooms_named(f.text)), None)
+        direction = relation_direction(asked.text) if asked else None
+        rows = [
+            r for r in self.miss_counts.get("rows", []) if r["task"] == "reasoning" and r["complete"] and r["splits"]
+        ]
+        if direction is None or not rows:
+            return None
+        row = nearest_point(rows, hay.num_tokens)
+        groups = row["splits"]["asked_direction"]
+        if direction not in groups:
+            return None
+
+        def right(d: str) -> str:
+            g = groups[d]
+            return f"{g['samples'] - g['misses_listed']} of {g['samples']}"
+
+        others = ", ".join(f"{d} {right(d)}" for d in OPPOSITE if d != direction and d in groups)
+        return (
+            f"Asked for the room **{direction}** of another, the shipped model was right {right(direction)} times "
+            f"in evaluation at {row['tokens']:,} tokens ({others}): it reads the facts out of memory by their "
+            "direction more than by the question's (see About)."
         )
 
     def people_note(self, facts: list[str], num_tokens: int) -> str | None:
@@ -645,6 +678,8 @@ class Explorer:
             if line := other_fact_verdict(hay, answer) or self.room_mentions_verdict(hay, run, answer):
                 lines.append(line)
             if line := self.cut_verdict(hay, answer == hay.answer):
+                lines.append(line)
+            if line := self.direction_note(hay):
                 lines.append(line)
         if self.baseline is not None:
             window = self.baseline.config.text_per_segment

@@ -18,8 +18,9 @@ model is run. Each miss is put in the first kind that holds, in this order:
 - ``named_nowhere_after``: none of these.
 
 Two splits of every haystack of a point (so the listed misses have a base rate beside them) say
-which Reasoning haystacks are missed: by the question's phrasing (``rmt.tasks.question_phrasing``)
-and by whether the fact asked about was the later of the two read.
+which Reasoning haystacks are missed: by the question's phrasing (``rmt.tasks.question_phrasing``),
+by the direction the asked fact states, by whether it was the later of the two facts read, and by
+whether the facts were read beside the question or only through the memory.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from rmt.cuts import check_rebuildable, checkpoint_reader, fact_cuts, rebuild_ha
 from rmt.evaluate import haystack_seed
 from rmt.haystack import Haystack, mentions_after_facts, other_fact
 from rmt.segments import segment_index
-from rmt.tasks import ROOMS, question_phrasing, rooms_named
+from rmt.tasks import ROOMS, question_phrasing, relation_direction, rooms_named
 
 KINDS = ("other_fact", "question_room", "named_after_facts", "named_nowhere_after")
 
@@ -65,12 +66,14 @@ def haystack_splits(hay: Haystack, text_per_segment: int) -> dict[str, str]:
     fact in the question's own segment is read beside it, the others only through the memory.
     """
     last = max(hay.facts, key=lambda f: f.token_start)
+    asked = next(f for f in hay.facts if hay.answer in rooms_named(f.text))
     segments = [segment_index(f.token_start, hay.num_tokens, text_per_segment) for f in hay.facts]
-    asked = segment_index(hay.question_token_start, hay.num_tokens, text_per_segment)
-    beside = sum(s == asked for s in segments)
+    question = segment_index(hay.question_token_start, hay.num_tokens, text_per_segment)
+    beside = sum(s == question for s in segments)
     return {
         "phrasing": question_phrasing(hay.question),
-        "asked_fact": "last" if hay.answer in rooms_named(last.text) else "earlier",
+        "asked_direction": relation_direction(asked.text) or "none",  # the asked fact's, whatever the phrasing
+        "asked_fact": "last" if asked is last else "earlier",
         "facts": "one segment" if len(set(segments)) == 1 else "apart",
         "facts_beside_question": "all" if beside == len(segments) else "some" if beside else "none",
     }
@@ -119,6 +122,9 @@ def sort_run(run: dict, tokenizer, text_per_segment: int, splits: bool = True) -
             {
                 "task": run["task"],
                 "tokens": point["tokens"],
+                "segments": point.get("segments"),
+                "eval_command": run.get("command"),  # what printed the run: rerun it to remeasure
+                "device": " ".join(str(run[k]) for k in ("device", "dtype") if run.get(k)),
                 "noise": run["noise"],
                 "samples": point["samples"],
                 "correct": point["correct"],
@@ -174,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-splits", action="store_true", help="rebuild only the missed haystacks (skips Reasoning's splits)"
     )
+    parser.add_argument(
+        "--summary", action="store_true", help="counts only, no list of each miss (what a checkpoint ships)"
+    )
     args = parser.parse_args(argv)
     tokenizer, text_per_segment = checkpoint_reader(args.checkpoint)
     try:
@@ -183,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    print(json.dumps({"total": total(rows), "rows": rows}, indent=1))
+    if args.summary:
+        rows = [{key: value for key, value in row.items() if key != "misses"} for row in rows]
+    command = "python -m rmt.misses " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(json.dumps({"command": command, "total": total(rows), "rows": rows}, indent=1))
     return 0
 
 

@@ -253,6 +253,57 @@ def misses_lines(evals: dict) -> list[str]:
     return ["Missed haystacks (the app rebuilds one from its task, length, this noise and seed):", "", *lines, ""]
 
 
+MISSES_HEADING = "Reasoning's misses"
+DIRECTIONS = ("north", "south", "east", "west")
+
+
+def right_of(group: dict | None) -> str:
+    """ "right / haystacks" for a split's group, from a row that lists every miss."""
+    return "-" if not group else f"{group['samples'] - group['misses_listed']}/{group['samples']}"
+
+
+def misses_section(result: dict) -> str:
+    """The card's table of what Reasoning's wrong answers were, from ``python -m rmt.misses --summary``."""
+    rows = [r for r in result["rows"] if r["task"] == "reasoning" and r["complete"] and r["splits"]]
+    lines = [
+        f"## {MISSES_HEADING} (every miss of each run, held-out book)",
+        "",
+        "What each wrong answer was, and which haystacks were missed; `misses.json` holds the counts. "
+        "Kinds: the room of the fact the question does not ask about (in brackets, how many a wrong "
+        "room drawn at random would give), the room the question names, a room the book names after "
+        "the facts, anything else. The right-answer columns split the same haystacks by the direction "
+        "the asked fact states, and by whether both facts were read only through the memory (neither in "
+        "the question's segment).",
+        "",
+        "| segments | tokens | right | other fact's room | question's room | named after | else "
+        + "".join(f"| right, asked {d} " for d in DIRECTIONS)
+        + "| right, facts only in memory |",
+        "|" + "---:|" * (8 + len(DIRECTIONS)),
+    ]
+    for r in sorted(rows, key=lambda r: r["tokens"]):
+        kinds, splits = r["kinds"], r["splits"]
+        by_direction = "".join(f"| {right_of(splits['asked_direction'].get(d))} " for d in DIRECTIONS)
+        segments = f"{r['segments']:,}" if r.get("segments") else "-"
+        lines.append(
+            f"| {segments} | {r['tokens']:,} | {r['correct']}/{r['samples']} "
+            f"| {kinds['other_fact']} ({r['other_fact_by_chance']:.0f}) | {kinds['question_room']} "
+            f"| {kinds['named_after_facts']} | {kinds['named_nowhere_after']} {by_direction}"
+            f"| {right_of(splits['facts_beside_question'].get('none'))} |"
+        )
+    evals = sorted({r["eval_command"] for r in rows if r.get("eval_command")})
+    devices = ", ".join(sorted({r["device"] for r in rows if r.get("device")})) or "not recorded"
+    lines += ["", f"Measured on: {devices}. Reproduce: `{result['command']}`, over the JSON printed by", ""]
+    lines += [f"- `{command}`" for command in evals] + [""]
+    return "\n".join(lines)
+
+
+def update_misses(folder: Path, result: dict) -> None:
+    """Replace a shipped checkpoint's ``misses.json`` (counts only) and its card's section."""
+    rows = [{key: value for key, value in row.items() if key != "misses"} for row in result["rows"]]
+    summary = result | {"rows": rows}
+    ship_section(folder, "misses.json", summary, MISSES_HEADING, misses_section(summary))
+
+
 def update_no_rooms(folder: Path, files: list[str]) -> None:
     """Replace a shipped checkpoint's ``no_rooms.json`` and its card's section from ``rmt.evaluate`` JSONs."""
     pooled = pool_runs(files)
@@ -329,15 +380,21 @@ def update_names(folder: Path, results: list[dict]) -> None:
 
 
 def update_tables(
-    folder: Path, needle_file: str | None, names_files: list[str], no_rooms_files: list[str] = ()
+    folder: Path,
+    needle_file: str | None,
+    names_files: list[str],
+    no_rooms_files: list[str] = (),
+    misses_file: str | None = None,
 ) -> None:
-    """The needle map, the people table and the no-room-sentences table given on the command line, into ``folder``."""
+    """The needle map, the people, no-room-sentences and misses tables given on the command line, into ``folder``."""
     if needle_file:
         update_needle(folder, read_json(needle_file))
     if names_files:
         update_names(folder, [read_json(f) for f in names_files])
     if no_rooms_files:
         update_no_rooms(folder, list(no_rooms_files))
+    if misses_file:
+        update_misses(folder, read_json(misses_file))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="JSONs from `rmt.evaluate --noise valid-no-rooms` (runs at one length pooled): no_rooms.json + card",
     )
+    parser.add_argument("--misses", default=None, help="a JSON from `rmt.misses`: misses.json + card")
     parser.add_argument(
         "--update",
         action="store_true",
@@ -367,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--older-note", default="measured under an earlier evaluation setup")
     args = parser.parse_args(argv)
     if args.update:
-        update_tables(CHECKPOINTS / args.name, args.needle, args.names, args.no_rooms)
+        update_tables(CHECKPOINTS / args.name, args.needle, args.names, args.no_rooms, args.misses)
         if not args.eval:
             return 0
         return update_evals(CHECKPOINTS / args.name, merge_evals(args.eval), args.older_note)
@@ -383,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "README.md").write_text(
         model_card(args.name, model.config, evals, args.recipe, args.notes), encoding="utf-8"
     )
-    update_tables(out, args.needle, args.names, args.no_rooms)
+    update_tables(out, args.needle, args.names, args.no_rooms, args.misses)
     print(f"wrote {out}")
     return 0
 

@@ -111,6 +111,15 @@ def relation_facts(rng: random.Random, asked_direction: str | None = None) -> tu
     return facts, question, asked
 
 
+RELATION = re.compile(r"\bis (" + "|".join(OPPOSITE) + r") of\b", re.IGNORECASE)
+
+
+def relation_direction(fact: str) -> str | None:
+    """The direction a relation fact states ("The garden is east of the hallway." -> "east")."""
+    match = RELATION.search(fact)
+    return match.group(1).lower() if match else None
+
+
 def question_phrasing(question: str) -> str:
     """Which of bAbI's two relation phrasings a question uses: "inverted" ("What is the hallway west
     of?") makes the reader turn the direction round before it finds the fact; "direct" does not."""

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from rmt.checkpoint import resolve_checkpoint
 from rmt.explorer import ROOT, Explorer, other_fact_verdict
 from rmt.segments import segment_bounds
 from rmt.tasks import ROOMS, rooms_named
@@ -231,3 +232,20 @@ def test_a_wrong_reasoning_answer_that_is_the_other_facts_room_quotes_that_fact(
     )
     line = other_fact_verdict(explorer.entry(hay_id).haystack, "kitchen")
     assert "“Mary went to the kitchen\\.”" in line and "keep people apart" in line
+
+
+def test_a_reasoning_verdict_quotes_how_often_its_asked_direction_was_right(explorer) -> None:
+    """The shipped model reads memory by direction: the verdict gives the measured rate for this one's."""
+    hay_id, _, summary = explorer.generate("reasoning", 920, seed=4)
+    hay = explorer.entry(hay_id).haystack
+    asked = next(f.text for f in hay.facts if summary["answer"] in rooms_named(f.text))
+    direction = next(d for d in ("north", "south", "east", "west") if f" is {d} of " in asked)
+    rows = json.loads((resolve_checkpoint(explorer.checkpoint) / "misses.json").read_text())["rows"]
+    row = min(rows, key=lambda r: abs(r["tokens"] - 920))
+    group = row["splits"]["asked_direction"][direction]
+    note = explorer.direction_note(hay)
+    assert f"room **{direction}** of another" in note
+    assert f"right {group['samples'] - group['misses_listed']} of {group['samples']} times" in note
+    assert note in final_view(explorer, hay_id).verdict
+    memorize_id, *_ = explorer.generate("memorize", 920, seed=4)
+    assert explorer.direction_note(explorer.entry(memorize_id).haystack) is None

@@ -91,7 +91,34 @@ def test_splits_say_where_the_facts_were_read_and_how_the_question_was_put(hay, 
     assert (near["facts"], near["facts_beside_question"]) == ("one segment", "all")
     asked = next(f for f in short.facts if short.answer in rooms_named(f.text))
     assert near["asked_fact"] == ("last" if asked is max(short.facts, key=lambda f: f.token_start) else "earlier")
+    assert f" is {near['asked_direction']} of the " in asked.text
     run = {"task": "reasoning", "noise": "valid", "seed": 0, "points": [{"tokens": 300, "samples": 6, "correct": 6}]}
     (row,) = sort_run(run, tokenizer, per_segment)
     assert all(sum(g["samples"] for g in groups.values()) == 6 for groups in row["splits"].values())
     assert row["complete"] and row["misses_listed"] == 0
+
+
+def test_a_checkpoint_ships_the_counts_and_its_card_a_table_once(hay, tokenizer, tmp_path) -> None:
+    from rmt.publish import MISSES_HEADING, update_misses
+
+    rooms = wrong_room_of_each_kind(hay)
+    seed = haystack_seed(0, 0)
+    miss = {"seed": seed, "answer": hay.answer, "predicted": rooms["other_fact"]}
+    point = {"tokens": TOKENS, "segments": 174, "samples": 3, "correct": 2, "misses": [miss]}
+    run = {"task": "reasoning", "noise": "valid", "seed": 0, "points": [point], "command": "python -m rmt.evaluate X"}
+    per_segment = read_config(resolve_checkpoint(CHECKPOINT)).text_per_segment
+    rows = sort_run(run, tokenizer, per_segment)
+    (tmp_path / "README.md").write_text("# card\n\n## Training\nrecipe\n")
+    update_misses(tmp_path, {"command": "python -m rmt.misses Y", "rows": rows})
+    update_misses(tmp_path, {"command": "python -m rmt.misses Y", "rows": rows})  # replaced, not added twice
+    card = (tmp_path / "README.md").read_text()
+    assert card.count(f"## {MISSES_HEADING}") == 1 and card.startswith("# card\n\n## Training\nrecipe")
+    (row,) = json.loads((tmp_path / "misses.json").read_text())["rows"]
+    assert "misses" not in row  # counts only: no list of seeds in the shipped file
+    asked = row["splits"]["asked_direction"]
+    (direction,) = [d for d, g in asked.items() if g["misses_listed"]]  # the one missed haystack's
+    line = next(line for line in card.splitlines() if line.startswith("| 174 | 20,000 | 2/3 | 1 ("))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    column = ["north", "south", "east", "west"].index(direction)
+    assert cells[7 + column] == f"{asked[direction]['samples'] - 1}/{asked[direction]['samples']}"
+    assert "`python -m rmt.evaluate X`" in card and "`python -m rmt.misses Y`" in card

@@ -22,7 +22,7 @@ import numpy as np
 
 from rmt.noise import NoiseCorpus, build_corpus, load_corpus
 from rmt.room_sentences import first_room_tokens
-from rmt.tasks import NAMES, ROOM_WORD, ROOMS, TaskSample, check_task, make_task, rooms_named
+from rmt.tasks import NAMES, OPPOSITE, ROOM_WORD, ROOMS, TaskSample, check_task, make_task, rooms_named
 
 MAX_TOKENS = 10_000_000  # far above any demo; stops a typo from eating the machine
 
@@ -353,8 +353,9 @@ def build_haystack(
     if not 0 <= other_people < len(NAMES):
         raise ValueError(f"other people must be between 0 and {len(NAMES) - 1}, got {other_people}")
     rng = random.Random(f"{task}:{seed}")
-    if not asked or any(name not in NAMES for name in asked):
-        raise ValueError(f"asked names must be among {', '.join(NAMES)}, got {', '.join(asked) or 'none'}")
+    if not asked or any(name not in NAMES and name not in OPPOSITE for name in asked):
+        allowed = ", ".join([*NAMES, *OPPOSITE])
+        raise ValueError(f"asked names or directions must be among {allowed}, got {', '.join(asked) or 'none'}")
     sample = sample or make_task(task, rng, other_people, asked)
     corpus = noise if isinstance(noise, NoiseCorpus) else load_corpus(noise, tokenizer)
     fixed = count_tokens([*sample.facts, *distractors, sample.question], tokenizer)

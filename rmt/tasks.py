@@ -130,16 +130,19 @@ def make_task(task: str, rng: random.Random, other_people: int = 0, asked: tuple
     """One sample; ``other_people`` (0-3) adds facts about other names to Memorize and Detect.
 
     ``asked`` narrows whom the question may ask about (the others still come from all names): a
-    curriculum can teach reading one person's room before steering the reading by the name.
+    curriculum can teach reading one person's room before steering the reading by the name. The
+    directions in it (north, ...) do the same for Reasoning: the asked fact states one of them,
+    the other fact any other direction. Without directions, Reasoning draws as it always did.
 
     The facts are shuffled: Memorize opens with all of them, so "the first fact" is no shortcut
     for "the asked person's fact". Reasoning has no people, so it ignores ``other_people``.
     """
     task = check_task(task)
     if task == "reasoning":
-        facts, question, answer = relation_facts(rng)
+        directions = [d for d in asked if d in OPPOSITE]
+        facts, question, answer = relation_facts(rng, rng.choice(directions) if directions else None)
         return TaskSample(facts, question, answer, at_start=False)
-    name = rng.choice(asked)
+    name = rng.choice([n for n in asked if n in NAMES] or NAMES)
     fact, question, answer = location_fact(rng, name)
     facts = [fact]
     if other_people:

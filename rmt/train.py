@@ -27,7 +27,7 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_chec
 from rmt.data import make_batch, parse_mix, task_list
 from rmt.device import cpu_has_fast_bf16, pick_device
 from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
-from rmt.tasks import NAMES, ROOMS
+from rmt.tasks import NAMES, OPPOSITE, ROOMS
 
 
 def tiny_rmt(
@@ -238,10 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--truncate-bptt", type=int, default=None, help="backprop through the last k segments only")
     parser.add_argument(
         "--asked",
-        type=lambda spec: tuple(name.strip().capitalize() for name in spec.split(",")),
+        type=lambda spec: tuple(
+            word.strip().lower() if word.strip().lower() in OPPOSITE else word.strip().capitalize()
+            for word in spec.split(",")
+        ),
         default=NAMES,
         help=f"whom Memorize/Detect questions may ask about (training and validation), e.g. Mary,John; "
-        f"default all of {','.join(NAMES)}",
+        f"default all of {','.join(NAMES)}; directions (north,south) narrow which fact Reasoning asks about",
     )
     parser.add_argument(
         "--ask-twice",
@@ -263,8 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         "--overfit-batches", type=int, default=0, help="cycle over this many batches (checks the loop learns)"
     )
     args = parser.parse_args(argv)
-    if unknown := [name for name in args.asked if name not in NAMES]:
-        parser.error(f"--asked: {', '.join(unknown)} is not one of the names {', '.join(NAMES)}")
+    if unknown := [name for name in args.asked if name not in NAMES and name not in OPPOSITE]:
+        parser.error(
+            f"--asked: {', '.join(unknown)} is not one of the names {', '.join(NAMES)} or directions "
+            f"{', '.join(OPPOSITE)}"
+        )
     if args.memory_tokens is not None and args.init:
         parser.error("--memory-tokens sets up a fresh model; a run from --init keeps the checkpoint's memory size")
     if args.memory_tokens is not None and not 1 <= args.memory_tokens < args.segment_size - 3:

@@ -121,3 +121,24 @@ def test_asked_names_narrow_the_questions_not_the_other_people(tmp_path, capsys,
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "run"), "--tiny", "--asked", "Mary,Ahab"])
     assert "Ahab is not one of the names" in capsys.readouterr().err
+
+
+def test_asked_directions_narrow_which_relation_reasoning_asks_about(tokenizer) -> None:
+    import random
+
+    from rmt.data import make_batch
+    from rmt.tasks import make_task, relation_direction, rooms_named
+
+    rng = random.Random(0)
+    samples = [make_task("reasoning", rng, asked=("south", "Mary")) for _ in range(40)]
+    for sample in samples:
+        (asked,) = [fact for fact in sample.facts if sample.answer in rooms_named(fact)]
+        assert relation_direction(asked) == "south"
+    others = {relation_direction(f) for s in samples for f in s.facts if s.answer not in rooms_named(f)}
+    assert others == {"north", "east", "west"}  # the other fact still states any other direction
+    # a batch asks the same way, with --asked as the CLI parses it; names keep steering Memorize
+    batch = make_batch(["reasoning", "memorize"], 2, 16, 115, tokenizer, random.Random(1), asked=("north", "Mary"))
+    texts = [tokenizer.decode(ids) for ids in batch.token_ids]
+    assert all(t.endswith("where is mary?") or "north of the" in t.split(".")[-1] or " south of?" in t for t in texts)
+    with pytest.raises(SystemExit):
+        main(["--out", "unused", "--tiny", "--asked", "up"])

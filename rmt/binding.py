@@ -27,6 +27,7 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -39,6 +40,29 @@ from rmt.segments import segment_batch
 from rmt.tasks import NAMES, OPPOSITE, ROOMS, location_fact, relation_facts, rooms_named
 
 
+def two_segment_haystacks(
+    tokenizer,
+    text_per_segment: int,
+    samples: int,
+    draw: Callable[[random.Random], tuple[list[str], str, list[str]]],
+    seed: int = 0,
+    question_alone: bool = False,
+) -> tuple[list[np.ndarray], list[list[int]], list[int | None]]:
+    """Two-segment haystacks from ``draw(rng) -> (facts, question, rooms)``, the asked room first: the
+    facts open the first segment, the question ends the second. Token ids, each one's rooms as class
+    ids, and where the question starts when it is to be a segment of its own."""
+    rng = random.Random(seed)
+    token_ids, room_ids = [], []
+    for i in range(samples):
+        facts, question, rooms = draw(rng)
+        length = text_per_segment + (count_tokens([question], tokenizer) if question_alone else text_per_segment)
+        hay = build_custom_haystack(None, facts, question, length, tokenizer, answer=rooms[0], depth=0.0, seed=i)
+        token_ids.append(hay.token_ids)
+        room_ids.append([ROOMS.index(r) for r in rooms])
+    starts = [text_per_segment if question_alone else None] * samples
+    return token_ids, room_ids, starts
+
+
 def binding_haystacks(
     tokenizer,
     text_per_segment: int,
@@ -48,22 +72,16 @@ def binding_haystacks(
     seed: int = 0,
     question_alone: bool = False,
 ) -> tuple[list[np.ndarray], list[list[int]], list[int | None]]:
-    """Two-segment haystacks: token ids, each one's rooms as class ids (the asked person's first),
-    and where the question starts when it is to be a segment of its own."""
-    rng = random.Random(seed)
-    question = f"Where is {asked}?"
-    length = text_per_segment + (count_tokens([question], tokenizer) if question_alone else text_per_segment)
-    token_ids, room_ids = [], []
-    for i in range(samples):
+    """Facts about ``asked`` and ``others`` other people, in random order; "Where is ``asked``?"."""
+
+    def draw(rng: random.Random) -> tuple[list[str], str, list[str]]:
         people = [asked, *rng.sample([n for n in NAMES if n != asked], others)]
         rooms = rng.sample(ROOMS, len(people))
         facts = [location_fact(rng, p, r)[0] for p, r in zip(people, rooms, strict=True)]
         rng.shuffle(facts)
-        hay = build_custom_haystack(None, facts, question, length, tokenizer, answer=rooms[0], depth=0.0, seed=i)
-        token_ids.append(hay.token_ids)
-        room_ids.append([ROOMS.index(r) for r in rooms])
-    starts = [text_per_segment if question_alone else None] * samples
-    return token_ids, room_ids, starts
+        return facts, f"Where is {asked}?", rooms
+
+    return two_segment_haystacks(tokenizer, text_per_segment, samples, draw, seed, question_alone)
 
 
 def relation_haystacks(
@@ -74,22 +92,17 @@ def relation_haystacks(
     seed: int = 0,
     question_alone: bool = False,
 ) -> tuple[list[np.ndarray], list[list[int]], list[int | None]]:
-    """Reasoning's facts laid out like ``binding_haystacks``: both relations open the first segment,
-    the question about ``direction`` ends the second. Rooms as class ids: the asked one, then the
-    other fact's. A memory that keeps both rooms but not which direction went with which scores
+    """Reasoning's two relation facts, the question about ``direction``; rooms: the asked one, then
+    the other fact's. A memory that keeps both rooms but not which direction went with which scores
     half of these; a probe for the ``direction`` room then reads it no better."""
-    rng = random.Random(seed)
-    token_ids, room_ids = [], []
-    for i in range(samples):
+
+    def draw(rng: random.Random) -> tuple[list[str], str, list[str]]:
         facts, question, answer = relation_facts(rng, asked_direction=direction)
         asked_fact, other_fact = sorted(facts, key=lambda fact: answer not in rooms_named(fact))
         (other,) = rooms_named(other_fact) - rooms_named(asked_fact)  # not the room both facts share
-        length = text_per_segment + (count_tokens([question], tokenizer) if question_alone else text_per_segment)
-        hay = build_custom_haystack(None, facts, question, length, tokenizer, answer=answer, depth=0.0, seed=i)
-        token_ids.append(hay.token_ids)
-        room_ids.append([ROOMS.index(answer), ROOMS.index(other)])
-    starts = [text_per_segment if question_alone else None] * samples
-    return token_ids, room_ids, starts
+        return facts, question, [answer, other]
+
+    return two_segment_haystacks(tokenizer, text_per_segment, samples, draw, seed, question_alone)
 
 
 @torch.inference_mode()

@@ -35,6 +35,7 @@ from rmt.flops import PRESETS, compare
 from rmt.formatting import flops_saving, format_duration, markdown_literal, percent
 from rmt.haystack import (
     Haystack,
+    asked_fact,
     build_custom_haystack,
     build_haystack,
     fact_person,
@@ -42,10 +43,11 @@ from rmt.haystack import (
     other_fact,
 )
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
+from rmt.misses import complete_reasoning_rows
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
 from rmt.segments import num_segments, segment_index
-from rmt.tasks import NAMES, OPPOSITE, ROOM_WORD, ROOMS, TASKS, check_task, relation_direction, rooms_named
+from rmt.tasks import NAMES, OPPOSITE, ROOM_WORD, ROOMS, TASKS, check_task, relation_direction
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "assets" / "bench"  # rmt.bench results: the measured time beside the FLOP chart
@@ -390,11 +392,9 @@ class Explorer:
         """
         if hay.task != "reasoning" or not hay.answer:
             return None
-        asked = next((f for f in hay.facts if hay.answer in rooms_named(f.text)), None)
+        asked = asked_fact(hay)
         direction = relation_direction(asked.text) if asked else None
-        rows = [
-            r for r in self.miss_counts.get("rows", []) if r["task"] == "reasoning" and r["complete"] and r["splits"]
-        ]
+        rows = complete_reasoning_rows(self.miss_counts)
         if direction is None or not rows:
             return None
         row = nearest_point(rows, hay.num_tokens)

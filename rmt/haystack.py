@@ -458,6 +458,11 @@ def mentions_after_facts(hay: Haystack) -> np.ndarray:
     return hay.room_mentions.between(after, hay.question_token_start)
 
 
+def asked_fact(hay: Haystack) -> FactSpan | None:
+    """The fact that names the right answer: the one the question asks about."""
+    return next((f for f in hay.facts if hay.answer and hay.answer in rooms_named(f.text)), None)
+
+
 def other_fact(hay: Haystack, answer: str) -> FactSpan | None:
     """The fact whose room a wrong answer is, when it is not the fact the question asks about.
 

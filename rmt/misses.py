@@ -32,7 +32,7 @@ from collections import Counter
 
 from rmt.cuts import check_rebuildable, checkpoint_reader, fact_cuts, rebuild_haystack, rows_from_runs
 from rmt.evaluate import haystack_seed
-from rmt.haystack import Haystack, mentions_after_facts, other_fact
+from rmt.haystack import Haystack, asked_fact, mentions_after_facts, other_fact
 from rmt.segments import segment_index
 from rmt.tasks import ROOMS, question_phrasing, relation_direction, rooms_named
 
@@ -66,7 +66,7 @@ def haystack_splits(hay: Haystack, text_per_segment: int) -> dict[str, str]:
     fact in the question's own segment is read beside it, the others only through the memory.
     """
     last = max(hay.facts, key=lambda f: f.token_start)
-    asked = next(f for f in hay.facts if hay.answer in rooms_named(f.text))
+    asked = asked_fact(hay)
     segments = [segment_index(f.token_start, hay.num_tokens, text_per_segment) for f in hay.facts]
     question = segment_index(hay.question_token_start, hay.num_tokens, text_per_segment)
     beside = sum(s == question for s in segments)
@@ -79,44 +79,55 @@ def haystack_splits(hay: Haystack, text_per_segment: int) -> dict[str, str]:
     }
 
 
-def count_splits(
-    run: dict, point: dict, missed: set[int], tokenizer, text_per_segment: int
-) -> dict[str, dict[str, dict[str, int]]]:
-    """{split: {group: {"samples", "misses_listed"}}} over every haystack the point read."""
-    counts: dict[str, dict[str, dict[str, int]]] = {}
-    for i in range(point["samples"]):
-        seed = haystack_seed(run["seed"], i)
-        for split, group in haystack_splits(rebuild_haystack(run, point, seed, tokenizer), text_per_segment).items():
-            tally = counts.setdefault(split, {}).setdefault(group, {"samples": 0, "misses_listed": 0})
-            tally["samples"] += 1
-            tally["misses_listed"] += seed in missed
-    return counts
+def miss_record(hay: Haystack, miss: dict, text_per_segment: int) -> dict:
+    """One listed miss, checked against its rebuilt haystack, with its kind."""
+    starts = [f.token_start for f in hay.facts]
+    if hay.answer != miss["answer"] or miss.get("fact_tokens", starts) != starts:
+        raise ValueError(f"seed {miss['seed']} did not rebuild the haystack the run read")
+    return {
+        "seed": miss["seed"],
+        "answer": miss["answer"],
+        "predicted": miss["predicted"],
+        "kind": miss_kind(hay, miss["predicted"]),
+        "cut": bool(fact_cuts(hay, text_per_segment)),
+        "other_fact_chance": round(other_fact_chance(hay), 4),
+    }
+
+
+def sort_point(
+    run: dict, point: dict, tokenizer, text_per_segment: int, splits: bool
+) -> tuple[list[dict], dict | None]:
+    """A point's listed misses, each rebuilt once, and with ``splits`` {split: {group: {"samples",
+    "misses_listed"}}} over every haystack the point read (the missed ones are not built twice)."""
+    listed: dict[int, list[dict]] = {}
+    for miss in point.get("misses", []):
+        listed.setdefault(miss["seed"], []).append(miss)
+    seeds = [haystack_seed(run["seed"], i) for i in range(point["samples"])] if splits else list(listed)
+    if unknown := listed.keys() - set(seeds):
+        raise ValueError(f"seed {min(unknown)} did not rebuild the haystack the run read")
+    misses, counts = [], {}
+    for seed in seeds:
+        hay = rebuild_haystack(run, point, seed, tokenizer)
+        misses += [miss_record(hay, miss, text_per_segment) for miss in listed.get(seed, [])]
+        if splits:
+            for split, group in haystack_splits(hay, text_per_segment).items():
+                tally = counts.setdefault(split, {}).setdefault(group, {"samples": 0, "misses_listed": 0})
+                tally["samples"] += 1
+                tally["misses_listed"] += seed in listed
+    return misses, counts if splits else None
 
 
 def sort_run(run: dict, tokenizer, text_per_segment: int, splits: bool = True) -> list[dict]:
     """Per point of an ``rmt.evaluate --json`` run: its listed misses counted by kind, and each one.
 
-    ``splits`` rebuilds every haystack of the point, not just the missed ones: a few seconds at 1,024
-    segments, minutes at 2,000,000 tokens."""
+    ``splits`` (Reasoning only) rebuilds every haystack of the point, not just the missed ones: a
+    few seconds at 1,024 segments, minutes at 2,000,000 tokens."""
     check_rebuildable(run)
     rows = []
     for point in run["points"]:
-        misses = []
-        for miss in point.get("misses", []):
-            hay = rebuild_haystack(run, point, miss["seed"], tokenizer)
-            starts = [f.token_start for f in hay.facts]
-            if hay.answer != miss["answer"] or miss.get("fact_tokens", starts) != starts:
-                raise ValueError(f"seed {miss['seed']} did not rebuild the haystack the run read")
-            misses.append(
-                {
-                    "seed": miss["seed"],
-                    "answer": miss["answer"],
-                    "predicted": miss["predicted"],
-                    "kind": miss_kind(hay, miss["predicted"]),
-                    "cut": bool(fact_cuts(hay, text_per_segment)),
-                    "other_fact_chance": round(other_fact_chance(hay), 4),
-                }
-            )
+        misses, split_counts = sort_point(
+            run, point, tokenizer, text_per_segment, splits and run["task"] == "reasoning"
+        )
         kinds = Counter(m["kind"] for m in misses)
         rows.append(
             {
@@ -134,13 +145,21 @@ def sort_run(run: dict, tokenizer, text_per_segment: int, splits: bool = True) -
                 "other_fact_by_chance": round(sum(m["other_fact_chance"] for m in misses), 2),
                 "cut": sum(m["cut"] for m in misses),
                 "complete": len(misses) == point["samples"] - point["correct"],  # every miss listed
-                "splits": count_splits(run, point, {m["seed"] for m in misses}, tokenizer, text_per_segment)
-                if splits and run["task"] == "reasoning"
-                else None,
+                "splits": split_counts,
                 "misses": misses,
             }
         )
     return rows
+
+
+def summary_rows(rows: list[dict]) -> list[dict]:
+    """The rows without their list of each miss: the counts a checkpoint ships."""
+    return [{key: value for key, value in row.items() if key != "misses"} for row in rows]
+
+
+def complete_reasoning_rows(result: dict) -> list[dict]:
+    """Reasoning rows that list every miss and carry the splits: the ones whose rates can be quoted."""
+    return [r for r in result.get("rows", []) if r["task"] == "reasoning" and r["complete"] and r["splits"]]
 
 
 def add_splits(rows: list[dict]) -> dict | None:
@@ -193,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     if args.summary:
-        rows = [{key: value for key, value in row.items() if key != "misses"} for row in rows]
+        rows = summary_rows(rows)
     command = "python -m rmt.misses " + " ".join(sys.argv[1:] if argv is None else argv)
     print(json.dumps({"command": command, "total": total(rows), "rows": rows}, indent=1))
     return 0

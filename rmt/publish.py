@@ -20,7 +20,9 @@ import torch
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
 from rmt.evaluate import order_split, wilson_interval
 from rmt.formatting import percent
+from rmt.misses import complete_reasoning_rows, summary_rows
 from rmt.plots import needle_grid
+from rmt.tasks import OPPOSITE
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 CARD_MISSES = 5  # missed haystacks a card names per point: enough to open some, not a wall of seeds
@@ -254,7 +256,7 @@ def misses_lines(evals: dict) -> list[str]:
 
 
 MISSES_HEADING = "Reasoning's misses"
-DIRECTIONS = ("north", "south", "east", "west")
+DIRECTIONS = tuple(OPPOSITE)  # the card's column order: north, south, east, west
 
 
 def right_of(group: dict | None) -> str:
@@ -264,7 +266,7 @@ def right_of(group: dict | None) -> str:
 
 def misses_section(result: dict) -> str:
     """The card's table of what Reasoning's wrong answers were, from ``python -m rmt.misses --summary``."""
-    rows = [r for r in result["rows"] if r["task"] == "reasoning" and r["complete"] and r["splits"]]
+    rows = complete_reasoning_rows(result)
     lines = [
         f"## {MISSES_HEADING} (every miss of each run, held-out book)",
         "",
@@ -299,8 +301,7 @@ def misses_section(result: dict) -> str:
 
 def update_misses(folder: Path, result: dict) -> None:
     """Replace a shipped checkpoint's ``misses.json`` (counts only) and its card's section."""
-    rows = [{key: value for key, value in row.items() if key != "misses"} for row in result["rows"]]
-    summary = result | {"rows": rows}
+    summary = result | {"rows": summary_rows(result["rows"])}
     ship_section(folder, "misses.json", summary, MISSES_HEADING, misses_section(summary))
 
 

@@ -43,7 +43,7 @@ from rmt.haystack import (
     other_fact,
 )
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
-from rmt.misses import complete_reasoning_rows
+from rmt.misses import complete_reasoning_rows, group_right
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
 from rmt.segments import num_segments, segment_index
@@ -403,8 +403,7 @@ class Explorer:
             return None
 
         def right(d: str) -> str:
-            g = groups[d]
-            return f"{g['samples'] - g['misses_listed']} of {g['samples']}"
+            return "{} of {}".format(*group_right(groups[d]))
 
         others = ", ".join(f"{d} {right(d)}" for d in OPPOSITE if d != direction and d in groups)
         return (

@@ -162,6 +162,11 @@ def complete_reasoning_rows(result: dict) -> list[dict]:
     return [r for r in result.get("rows", []) if r["task"] == "reasoning" and r["complete"] and r["splits"]]
 
 
+def group_right(group: dict) -> tuple[int, int]:
+    """(right, haystacks) of one split group, from a row that lists every miss (else right is overcounted)."""
+    return group["samples"] - group["misses_listed"], group["samples"]
+
+
 def add_splits(rows: list[dict]) -> dict | None:
     """The rows' split counts added up, or None unless every row has them."""
     if not rows or any(r["splits"] is None for r in rows):

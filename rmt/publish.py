@@ -20,7 +20,7 @@ import torch
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
 from rmt.evaluate import order_split, wilson_interval
 from rmt.formatting import percent
-from rmt.misses import complete_reasoning_rows, summary_rows
+from rmt.misses import complete_reasoning_rows, group_right, summary_rows
 from rmt.plots import needle_grid
 from rmt.tasks import OPPOSITE
 
@@ -261,7 +261,7 @@ DIRECTIONS = tuple(OPPOSITE)  # the card's column order: north, south, east, wes
 
 def right_of(group: dict | None) -> str:
     """ "right / haystacks" for a split's group, from a row that lists every miss."""
-    return "-" if not group else f"{group['samples'] - group['misses_listed']}/{group['samples']}"
+    return "-" if not group else "{}/{}".format(*group_right(group))
 
 
 def misses_section(result: dict) -> str:

@@ -10,7 +10,8 @@ import numpy as np
 
 from rmt.haystack import Haystack, build_haystack, reask
 from rmt.room_sentences import draw_room_sentences
-from rmt.tasks import NAMES, ROOMS, TASKS, check_task, other_questions
+from rmt.segments import segment_bounds
+from rmt.tasks import NAMES, ROOMS, TASKS, check_task, other_questions, relation_slots
 
 # Reasoning is the hard task, so the multi-task mix gives it the largest share.
 TASK_MIX = {"memorize": 0.2, "detect": 0.35, "reasoning": 0.45}
@@ -22,6 +23,7 @@ class Batch:
     labels: list[int]
     tasks: list[str]
     question_starts: list[int | None]  # where the question begins when it is a segment of its own
+    slot_targets: list[list[int] | None]  # relation_slots of a Reasoning haystack read wholly into memory
 
 
 def task_list(spec: str) -> list[str]:
@@ -93,6 +95,20 @@ def ask_again(hay: Haystack, tokenizer, rng: random.Random, asked: tuple[str, ..
     return reask(hay, *rng.choice(choices), tokenizer) if choices else None
 
 
+def memory_slot_targets(hay: Haystack, question_start: int | None, text_per_segment: int) -> list[int] | None:
+    """What the memory entering the question's segment should hold, slot by slot, for a Reasoning
+    haystack whose facts were all read before that segment; None for any other haystack."""
+    if hay.task != "reasoning":
+        return None
+    if question_start is not None:
+        last_start = question_start
+    else:
+        last_start = segment_bounds(hay.num_tokens, text_per_segment)[-1][0]
+    if last_start == 0 or any(f.token_end > last_start for f in hay.facts):
+        return None
+    return relation_slots([f.text for f in hay.facts])
+
+
 def parse_mix(spec: str | None) -> dict[str, float]:
     """``reasoning=0.7,detect=0.2,memorize=0.1`` -> weights; None -> the default mix."""
     if not spec:
@@ -145,4 +161,5 @@ def make_batch(
         [ROOMS.index(h.answer) for h, _ in samples],
         [h.task for h, _ in samples],
         [q for _, q in samples],
+        [memory_slot_targets(h, q, text_per_segment) for h, q in samples],
     )

@@ -120,6 +120,20 @@ def relation_direction(fact: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
+def relation_slots(facts: list[str]) -> list[int]:
+    """For each direction of ``OPPOSITE`` in order, the room a relation fact puts that way of the
+    centre (its index in ``ROOMS``), or ``len(ROOMS)`` where no fact states it.
+
+    Training asks memory slot k to name the room in direction k (``rmt.train --slot-loss``): the
+    memory then keeps each room where the question's direction can address it.
+    """
+    slots = [len(ROOMS)] * len(OPPOSITE)
+    for fact in facts:
+        if (direction := relation_direction(fact)) is not None:
+            slots[list(OPPOSITE).index(direction)] = ROOMS.index(fact.split()[1])
+    return slots
+
+
 def question_phrasing(question: str) -> str:
     """Which of bAbI's two relation phrasings a question uses: "inverted" ("What is the hallway west
     of?") makes the reader turn the direction round before it finds the fact; "direct" does not."""

@@ -69,12 +69,45 @@ def validate(model: RecurrentMemoryTransformer, batches, device, autocast) -> fl
     return correct / max(1, total)
 
 
-def save_state(folder: Path, model, optimizer, scheduler, meta: dict, tokenizer) -> None:
+def slot_head(model: RecurrentMemoryTransformer) -> nn.Linear:
+    """The training-only reader of ``--slot-loss``: one memory slot -> a room, or none of them.
+
+    The answer head must find a relation's room by the question's direction in a memory it cannot
+    see laid out; this head asks slot k to hold the room in direction k, where the question's
+    segment can address it by position. It is not part of the model a checkpoint ships.
+    """
+    return nn.Linear(model.config.backbone["hidden_size"], len(ROOMS) + 1).to(model.device)
+
+
+def slot_loss(memory: torch.Tensor, targets: list[list[int] | None], head: nn.Linear) -> torch.Tensor | None:
+    """Mean cross-entropy of ``head`` on the first len(OPPOSITE) slots of the rows that have
+    targets (Reasoning haystacks read wholly into memory), or None when no row has any."""
+    rows = [i for i, t in enumerate(targets) if t is not None]
+    if not rows:
+        return None
+    slots = memory[rows, : len(OPPOSITE)].float()  # [R, 4, H]
+    wanted = torch.tensor([targets[i] for i in rows], device=memory.device)  # [R, 4]
+    return nn.functional.cross_entropy(head(slots).flatten(0, 1), wanted.flatten())
+
+
+def named_parameters(model: RecurrentMemoryTransformer, head: nn.Linear | None) -> dict[str, nn.Parameter]:
+    """Everything the optimizer steps, by the names its saved state uses."""
+    named = dict(model.named_parameters())
+    if head is not None:
+        named |= {f"slot_head.{n}": p for n, p in head.named_parameters()}
+    return named
+
+
+def save_state(folder: Path, model, optimizer, scheduler, meta: dict, tokenizer, head: nn.Linear | None = None) -> None:
     """Model as a checkpoint, optimizer moments as safetensors, counters as JSON: no pickle."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save_checkpoint(model, tmp, tokenizer, dtype=torch.float32)
-    names = {p: n for n, p in model.named_parameters()}
+    if head is not None:
+        save_file(
+            {n: p.detach().cpu().contiguous() for n, p in head.state_dict().items()}, str(tmp / "slot_head.safetensors")
+        )
+    names = {p: n for n, p in named_parameters(model, head).items()}
     tensors = {}
     for param, state in optimizer.state.items():
         for key, value in state.items():
@@ -85,8 +118,10 @@ def save_state(folder: Path, model, optimizer, scheduler, meta: dict, tokenizer)
     tmp.rename(folder)
 
 
-def load_state(folder: Path, model, optimizer, scheduler) -> dict:
-    params = dict(model.named_parameters())
+def load_state(folder: Path, model, optimizer, scheduler, head: nn.Linear | None = None) -> dict:
+    if head is not None:
+        head.load_state_dict(load_file(str(folder / "slot_head.safetensors"), device=str(model.device)))
+    params = named_parameters(model, head)
     for key, value in load_file(str(folder / "optimizer.safetensors")).items():
         name, field = key.split("::")
         optimizer.state[params[name]][field] = value.to(params[name].device)
@@ -115,14 +150,17 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
         model = build_rmt(backbone_dir(), config).to(device)
     model.train()
     text_len = model.config.text_per_segment
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
+    if args.slot_loss > 0 and model.config.num_mem_tokens < len(OPPOSITE):
+        raise SystemExit(f"--slot-loss needs at least {len(OPPOSITE)} memory tokens, one per direction")
+    head = slot_head(model) if args.slot_loss > 0 else None
+    optimizer = torch.optim.AdamW(named_parameters(model, head).values(), lr=args.lr, weight_decay=1e-3)
     warmup = max(1, int(0.1 * args.max_steps))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (args.max_steps - s) / max(1, args.max_steps - warmup)))
     )
     meta = {"step": 0, "best": -1.0, "hits": 0, "stale": 0}
     if last.exists():
-        meta = load_state(last, model, optimizer, scheduler)
+        meta = load_state(last, model, optimizer, scheduler, head)
     tasks = task_list(args.tasks)
     valid_rng = random.Random(f"valid:{stage}")
     valid = [
@@ -163,17 +201,27 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             args.room_noise,
         )
         with autocast():
-            logits = model(batch.token_ids, truncate_bptt=args.truncate_bptt, question_starts=batch.question_starts)
-        loss = loss_fn(logits.float(), torch.tensor(batch.labels, device=device))
+            logits, memory = model.read(batch.token_ids, args.truncate_bptt, batch.question_starts)
+        loss = answer_loss = loss_fn(logits.float(), torch.tensor(batch.labels, device=device))
+        slots = slot_loss(memory, batch.slot_targets, head) if head is not None else None
+        if slots is not None:
+            loss = answer_loss + args.slot_loss * slots
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        nn.utils.clip_grad_norm_(named_parameters(model, head).values(), 5.0)
         optimizer.step()
         scheduler.step()
         meta["step"] += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}", best=f"{meta['best']:.3f}")
-        record = {"stage": stage, "step": meta["step"], "loss": round(loss.item(), 4), "time": round(time.time(), 1)}
+        bar.set_postfix(loss=f"{answer_loss.item():.3f}", best=f"{meta['best']:.3f}")
+        record = {
+            "stage": stage,
+            "step": meta["step"],
+            "loss": round(answer_loss.item(), 4),
+            "time": round(time.time(), 1),
+        }
+        if slots is not None:
+            record["slot_loss"] = round(slots.item(), 4)
         stop = False
         if meta["step"] % args.eval_every == 0 or meta["step"] == args.max_steps:
             acc = validate(model, valid, device, autocast)
@@ -187,7 +235,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             stop = meta["hits"] >= 2 or meta["stale"] >= args.patience
         log(record)
         if stop or meta["step"] % args.save_every == 0 or meta["step"] == args.max_steps:
-            save_state(last, model, optimizer, scheduler, meta, tokenizer)
+            save_state(last, model, optimizer, scheduler, meta, tokenizer, head)
         if stop:
             break
     bar.close()
@@ -234,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="share of samples (training and validation) that also hold 1-3 sentences of their noise's books "
         "naming a room, which are not facts",
+    )
+    parser.add_argument(
+        "--slot-loss",
+        type=float,
+        default=0.0,
+        help="weight of a loss asking memory slots 1-4 entering the question's segment to name the rooms north, "
+        "south, east and west of Reasoning's centre room (0: off); teaches a memory the question can address",
     )
     parser.add_argument("--truncate-bptt", type=int, default=None, help="backprop through the last k segments only")
     parser.add_argument(

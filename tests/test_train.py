@@ -142,3 +142,51 @@ def test_asked_directions_narrow_which_relation_reasoning_asks_about(tokenizer) 
     assert all(t.endswith("where is mary?") or "north of the" in t.split(".")[-1] or " south of?" in t for t in texts)
     with pytest.raises(SystemExit):
         main(["--out", "unused", "--tiny", "--asked", "up"])
+
+
+def test_slot_targets_name_each_directions_room_for_haystacks_read_into_memory(tokenizer) -> None:
+    import random
+
+    from rmt.data import make_batch
+    from rmt.tasks import ROOMS, relation_slots
+
+    facts = ["The office is south of the garden.", "The kitchen is west of the garden."]
+    none = len(ROOMS)
+    assert relation_slots(facts) == [none, ROOMS.index("office"), none, ROOMS.index("kitchen")]
+    batch = make_batch(["reasoning", "memorize"], 2, 40, 40, tokenizer, random.Random(0), question_alone_prob=0.5)
+    for targets, task, start in zip(batch.slot_targets, batch.tasks, batch.question_starts, strict=True):
+        if task == "memorize":
+            assert targets is None
+        elif start is not None:  # the question alone: both facts were read into memory
+            assert targets is not None and targets.count(none) == 2
+    assert any(t is not None for t in batch.slot_targets)
+    one_segment = make_batch(["reasoning"], 1, 8, 40, tokenizer, random.Random(0))
+    assert one_segment.slot_targets == [None] * 8  # nothing in memory to ask about
+
+
+def test_slot_loss_trains_and_resumes_with_its_head(tmp_path, monkeypatch) -> None:
+    import rmt.train
+
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--tiny", "--segment-size", "48", "--tasks", "reasoning", "--stages", "2"]
+    args += ["--eval-every", "100", "--valid-samples", "8", "--batch-size", "8", "--save-every", "3"]
+    args += ["--max-steps", "6", "--question-alone", "1.0", "--slot-loss", "1.0"]
+    real_make_batch = rmt.train.make_batch
+    calls = []
+
+    def dies_at_step_5(*a, **k):
+        calls.append(1)
+        if len(calls) == 1 + 5:
+            raise KeyboardInterrupt("session ended")
+        return real_make_batch(*a, **k)
+
+    monkeypatch.setattr(rmt.train, "make_batch", dies_at_step_5)
+    with contextlib.suppress(KeyboardInterrupt):
+        main(args)
+    assert (out / "stage-2" / "last" / "slot_head.safetensors").is_file()
+    monkeypatch.setattr(rmt.train, "make_batch", real_make_batch)
+    main(args)
+    records = read_log(out)
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 4, 5, 6]
+    assert all(r["slot_loss"] > 0 for r in records)  # every batch of question-alone Reasoning has targets
+    assert not any(k.startswith("slot_head") for k in load_checkpoint(out / "stage-2" / "best").state_dict())

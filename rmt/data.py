@@ -24,6 +24,7 @@ class Batch:
     tasks: list[str]
     question_starts: list[int | None]  # where the question begins when it is a segment of its own
     slot_targets: list[list[int] | None]  # relation_slots of a Reasoning haystack read wholly into memory
+    slots_held: list[int]  # how many last segments each enter with both facts in memory (0: none)
 
 
 def task_list(spec: str) -> list[str]:
@@ -95,18 +96,18 @@ def ask_again(hay: Haystack, tokenizer, rng: random.Random, asked: tuple[str, ..
     return reask(hay, *rng.choice(choices), tokenizer) if choices else None
 
 
-def memory_slot_targets(hay: Haystack, question_start: int | None, text_per_segment: int) -> list[int] | None:
-    """What the memory entering the question's segment should hold, slot by slot, for a Reasoning
-    haystack whose facts were all read before that segment; None for any other haystack."""
-    if hay.task != "reasoning":
-        return None
-    if question_start is not None:
-        last_start = question_start
-    else:
-        last_start = segment_bounds(hay.num_tokens, text_per_segment)[-1][0]
-    if last_start == 0 or any(f.token_end > last_start for f in hay.facts):
-        return None
-    return relation_slots([f.text for f in hay.facts])
+def memory_slot_targets(
+    hay: Haystack, question_start: int | None, text_per_segment: int
+) -> tuple[list[int] | None, int]:
+    """What the memory should hold, slot by slot, once a Reasoning haystack's facts are read, and
+    how many of its last segments enter with them read; (None, 0) for any other haystack."""
+    if hay.task != "reasoning" or not hay.facts:
+        return None, 0
+    read_by = max(f.token_end for f in hay.facts)
+    text_end = hay.num_tokens if question_start is None else question_start
+    bounds = segment_bounds(text_end, text_per_segment) + ([] if question_start is None else [(text_end, None)])
+    held = sum(start >= read_by for start, _ in bounds)
+    return (relation_slots([f.text for f in hay.facts]), held) if held else (None, 0)
 
 
 def parse_mix(spec: str | None) -> dict[str, float]:
@@ -156,10 +157,12 @@ def make_batch(
         if len(samples) >= batch_size:
             break
     samples = samples[:batch_size]
+    slots = [memory_slot_targets(h, q, text_per_segment) for h, q in samples]
     return Batch(
         [h.token_ids for h, _ in samples],
         [ROOMS.index(h.answer) for h, _ in samples],
         [h.task for h, _ in samples],
         [q for _, q in samples],
-        [memory_slot_targets(h, q, text_per_segment) for h, q in samples],
+        [targets for targets, _ in slots],
+        [held for _, held in slots],
     )

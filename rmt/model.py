@@ -138,24 +138,23 @@ class RecurrentMemoryTransformer(nn.Module):
         token_ids: Sequence[Sequence[int]],
         truncate_bptt: int | None = None,
         question_starts: Sequence[int | None] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``forward``'s logits [B, C], and the memory [B, M, H] the last segment read: what
-        training can ask of the memory itself (``rmt.train --slot-loss``)."""
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``forward``'s logits [B, C], and the memory [B, M, H] entering each segment (the first
+        is the initial memory): what training can ask of the memory itself (``rmt.train --slot-loss``)."""
         segments = segment_batch(token_ids, self.config, question_starts)
         return self.run_segments(segments, truncate_bptt=truncate_bptt)
 
     def run_segments(
         self, segments: list[Segment], truncate_bptt: int | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         batch_size = segments[0].active.shape[0]
         memory = self.init_memory(batch_size)  # [B, M, H]
-        memory_in = memory
+        memories_in = []
         logits = torch.zeros(batch_size, self.config.num_classes, device=self.device)
         first_with_grad = 0 if truncate_bptt is None else len(segments) - truncate_bptt
         for index, seg in enumerate(segments):
             rows = seg.active.nonzero().squeeze(1).to(self.device)  # samples that have this segment
-            if index == len(segments) - 1:
-                memory_in = memory  # every sample has the last segment
+            memories_in.append(memory)  # a sample that has not started yet holds the initial memory
             # Segments before the last k run without a graph: their activations would only be
             # freed at the cut, so a long truncated run would hold as much as full BPTT.
             with torch.set_grad_enabled(torch.is_grad_enabled() and index >= first_with_grad):
@@ -163,7 +162,7 @@ class RecurrentMemoryTransformer(nn.Module):
                 memory = memory.index_copy(0, rows, out.memory.to(memory.dtype))
             if index == len(segments) - 1:
                 logits = logits.index_copy(0, rows, out.logits.to(logits.dtype))
-        return logits, memory_in
+        return logits, memories_in
 
     def iter_steps(
         self, token_ids: Sequence[int], memory: torch.Tensor | None = None

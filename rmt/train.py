@@ -79,14 +79,17 @@ def slot_head(model: RecurrentMemoryTransformer) -> nn.Linear:
     return nn.Linear(model.config.backbone["hidden_size"], len(ROOMS) + 1).to(model.device)
 
 
-def slot_loss(memory: torch.Tensor, targets: list[list[int] | None], head: nn.Linear) -> torch.Tensor | None:
-    """Mean cross-entropy of ``head`` on the first len(OPPOSITE) slots of the rows that have
-    targets (Reasoning haystacks read wholly into memory), or None when no row has any."""
-    rows = [i for i, t in enumerate(targets) if t is not None]
-    if not rows:
+def slot_loss(
+    memories: list[torch.Tensor], targets: list[list[int] | None], held: list[int], head: nn.Linear
+) -> torch.Tensor | None:
+    """Mean cross-entropy of ``head`` on the first len(OPPOSITE) slots of every memory that enters
+    a segment after a Reasoning haystack's facts were read (``held`` last segments of each row), or
+    None when no row has any: the rooms must stay addressable through the noise, not only arrive."""
+    pairs = [(i, s) for i, n in enumerate(held) for s in range(1, n + 1)]
+    if not pairs:
         return None
-    slots = memory[rows, : len(OPPOSITE)].float()  # [R, 4, H]
-    wanted = torch.tensor([targets[i] for i in rows], device=memory.device)  # [R, 4]
+    slots = torch.stack([memories[-s][i, : len(OPPOSITE)] for i, s in pairs]).float()  # [P, 4, H]
+    wanted = torch.tensor([targets[i] for i, _ in pairs], device=slots.device)  # [P, 4]
     return nn.functional.cross_entropy(head(slots).flatten(0, 1), wanted.flatten())
 
 
@@ -201,9 +204,9 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             args.room_noise,
         )
         with autocast():
-            logits, memory = model.read(batch.token_ids, args.truncate_bptt, batch.question_starts)
+            logits, memories = model.read(batch.token_ids, args.truncate_bptt, batch.question_starts)
         loss = answer_loss = loss_fn(logits.float(), torch.tensor(batch.labels, device=device))
-        slots = slot_loss(memory, batch.slot_targets, head) if head is not None else None
+        slots = slot_loss(memories, batch.slot_targets, batch.slots_held, head) if head is not None else None
         if slots is not None:
             loss = answer_loss + args.slot_loss * slots
         optimizer.zero_grad(set_to_none=True)

@@ -154,14 +154,19 @@ def test_slot_targets_name_each_directions_room_for_haystacks_read_into_memory(t
     none = len(ROOMS)
     assert relation_slots(facts) == [none, ROOMS.index("office"), none, ROOMS.index("kitchen")]
     batch = make_batch(["reasoning", "memorize"], 2, 40, 40, tokenizer, random.Random(0), question_alone_prob=0.5)
-    for targets, task, start in zip(batch.slot_targets, batch.tasks, batch.question_starts, strict=True):
+    rows = zip(batch.slot_targets, batch.slots_held, batch.tasks, batch.question_starts, strict=True)
+    for targets, held, task, start in rows:
         if task == "memorize":
-            assert targets is None
-        elif start is not None:  # the question alone: both facts were read into memory
-            assert targets is not None and targets.count(none) == 2
+            assert targets is None and held == 0
+        elif start is not None:  # 2 segments, the question alone: only the facts' segment is before it
+            assert targets is not None and targets.count(none) == 2 and held == 1
+        else:  # held when both facts ended in the first segment
+            assert held in (0, 1) and (targets is None) == (held == 0)
     assert any(t is not None for t in batch.slot_targets)
+    eight = make_batch(["reasoning"], 8, 16, 40, tokenizer, random.Random(1))
+    assert max(eight.slots_held) > 1  # facts early in a long haystack: every later segment enters holding them
     one_segment = make_batch(["reasoning"], 1, 8, 40, tokenizer, random.Random(0))
-    assert one_segment.slot_targets == [None] * 8  # nothing in memory to ask about
+    assert one_segment.slot_targets == [None] * 8 and one_segment.slots_held == [0] * 8
 
 
 def test_slot_loss_trains_and_resumes_with_its_head(tmp_path, monkeypatch) -> None:

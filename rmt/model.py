@@ -131,7 +131,8 @@ class RecurrentMemoryTransformer(nn.Module):
         gradient flow through only the last k segments (None = full BPTT, as in the paper).
         ``question_starts`` puts a sample's question in a segment of its own (see ``segment_batch``).
         """
-        return self.read(token_ids, truncate_bptt, question_starts)[0]
+        segments = segment_batch(token_ids, self.config, question_starts)
+        return self.run_segments(segments, truncate_bptt=truncate_bptt)[0]
 
     def read(
         self,
@@ -142,11 +143,13 @@ class RecurrentMemoryTransformer(nn.Module):
         """``forward``'s logits [B, C], and the memory [B, M, H] entering each segment (the first
         is the initial memory): what training can ask of the memory itself (``rmt.train --slot-loss``)."""
         segments = segment_batch(token_ids, self.config, question_starts)
-        return self.run_segments(segments, truncate_bptt=truncate_bptt)
+        return self.run_segments(segments, truncate_bptt=truncate_bptt, keep_memories=True)
 
     def run_segments(
-        self, segments: list[Segment], truncate_bptt: int | None = None
+        self, segments: list[Segment], truncate_bptt: int | None = None, keep_memories: bool = False
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits [B, C], and the memory entering each segment if ``keep_memories`` (else only the
+        last segment's, so a long run holds nothing per segment)."""
         batch_size = segments[0].active.shape[0]
         memory = self.init_memory(batch_size)  # [B, M, H]
         memories_in = []
@@ -154,7 +157,8 @@ class RecurrentMemoryTransformer(nn.Module):
         first_with_grad = 0 if truncate_bptt is None else len(segments) - truncate_bptt
         for index, seg in enumerate(segments):
             rows = seg.active.nonzero().squeeze(1).to(self.device)  # samples that have this segment
-            memories_in.append(memory)  # a sample that has not started yet holds the initial memory
+            if keep_memories or index == len(segments) - 1:
+                memories_in.append(memory)  # a sample that has not started yet holds the initial memory
             # Segments before the last k run without a graph: their activations would only be
             # freed at the cut, so a long truncated run would hold as much as full BPTT.
             with torch.set_grad_enabled(torch.is_grad_enabled() and index >= first_with_grad):

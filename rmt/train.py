@@ -290,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         "--slot-loss",
         type=float,
         default=0.0,
-        help="weight of a loss asking memory slots 1-4 entering the question's segment to name the rooms north, "
-        "south, east and west of Reasoning's centre room (0: off); teaches a memory the question can address",
+        help="weight of a loss asking memory slots 1-4, entering each segment after Reasoning's facts, to name the "
+        "rooms north, south, east and west of the centre room (0: off): a memory the question can address",
     )
     parser.add_argument("--truncate-bptt", type=int, default=None, help="backprop through the last k segments only")
     parser.add_argument(

@@ -120,3 +120,16 @@ def test_a_question_alone_in_training_is_the_apps_live_answer(tiny) -> None:
         plain = tiny([body + question])
     assert torch.allclose(trained, live, atol=1e-5)
     assert not torch.allclose(trained, plain, atol=1e-5)  # and not the right-aligned split of the same ids
+
+
+def test_read_hands_back_the_memory_entering_each_segment(tiny) -> None:
+    n = tiny.config.text_per_segment
+    seq = list(range(10, 10 + 3 * n))
+    with torch.no_grad():
+        logits, memories = tiny.eval().read([seq])
+        stepped = [out.memory for _, out in tiny.iter_steps(seq)]
+    assert len(memories) == 3
+    torch.testing.assert_close(memories[0], tiny.init_memory(1))
+    torch.testing.assert_close(memories[1], stepped[0])
+    torch.testing.assert_close(memories[2], stepped[1])
+    torch.testing.assert_close(logits, tiny([seq]))

@@ -406,10 +406,14 @@ class Explorer:
             return "{} of {}".format(*group_right(groups[d]))
 
         others = ", ".join(f"{d} {right(d)}" for d in OPPOSITE if d != direction and d in groups)
+        rates = [r / n for r, n in (group_right(g) for g in groups.values()) if n]
+        # rmt-minilm-babi's rates differ by up to 64 points by direction (1,024 segments: north 79%, south 15%);
+        # a reader steered by the question (rmt-minilm-reasoning) keeps them close: no preference to name.
+        lopsided = max(rates) - min(rates) >= 0.3
+        why = ": it reads the facts out of memory by their direction more than by the question's (see About)"
         return (
-            f"Asked for the room **{direction}** of another, the shipped model was right {right(direction)} times "
-            f"in evaluation at {row['tokens']:,} tokens ({others}): it reads the facts out of memory by their "
-            "direction more than by the question's (see About)."
+            f"Asked for the room **{direction}** of another, this model was right {right(direction)} times "
+            f"in evaluation at {row['tokens']:,} tokens ({others}){why if lopsided else ''}."
         )
 
     def people_note(self, facts: list[str], num_tokens: int) -> str | None:

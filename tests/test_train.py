@@ -15,6 +15,25 @@ def read_log(out):
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
 
 
+def run_until_step(args: list[str], monkeypatch, step: int) -> None:
+    """Run training whose batches give out at ``step`` (a session ending mid-stage), then restore them."""
+    import rmt.train
+
+    real_make_batch = rmt.train.make_batch
+    calls = []
+
+    def dies(*a, **k):  # 1 validation batch, then training batches for steps 1, 2, ...
+        calls.append(1)
+        if len(calls) == 1 + step:
+            raise KeyboardInterrupt("session ended")
+        return real_make_batch(*a, **k)
+
+    monkeypatch.setattr(rmt.train, "make_batch", dies)
+    with contextlib.suppress(KeyboardInterrupt):
+        main(args)
+    monkeypatch.setattr(rmt.train, "make_batch", real_make_batch)
+
+
 def test_tiny_training_decreases_loss_and_writes_a_checkpoint(tmp_path) -> None:
     out = tmp_path / "run"
     main(
@@ -63,8 +82,6 @@ def test_memory_tokens_are_refused_where_they_cannot_apply(tmp_path, capsys) -> 
 
 
 def test_resume_continues_from_the_saved_step(tmp_path, monkeypatch) -> None:
-    import rmt.train
-
     out = tmp_path / "run"
     args = [
         "--out",
@@ -87,20 +104,8 @@ def test_resume_continues_from_the_saved_step(tmp_path, monkeypatch) -> None:
         "--max-steps",
         "10",
     ]
-    real_make_batch = rmt.train.make_batch
-    calls = []
-
-    def dies_at_step_8(*a, **k):  # 1 validation batch, then training batches for steps 1, 2, ...
-        calls.append(1)
-        if len(calls) == 1 + 8:
-            raise KeyboardInterrupt("session ended")
-        return real_make_batch(*a, **k)
-
-    monkeypatch.setattr(rmt.train, "make_batch", dies_at_step_8)
-    with contextlib.suppress(KeyboardInterrupt):
-        main(args)
+    run_until_step(args, monkeypatch, 8)
     assert [r["step"] for r in read_log(out)] == [1, 2, 3, 4, 5, 6, 7]  # saved at 6, lost 7
-    monkeypatch.setattr(rmt.train, "make_batch", real_make_batch)
     main(args)
     assert [r["step"] for r in read_log(out)] == [1, 2, 3, 4, 5, 6, 7, 7, 8, 9, 10]
 
@@ -170,26 +175,12 @@ def test_slot_targets_name_each_directions_room_for_haystacks_read_into_memory(t
 
 
 def test_slot_loss_trains_and_resumes_with_its_head(tmp_path, monkeypatch) -> None:
-    import rmt.train
-
     out = tmp_path / "run"
     args = ["--out", str(out), "--tiny", "--segment-size", "48", "--tasks", "reasoning", "--stages", "2"]
     args += ["--eval-every", "100", "--valid-samples", "8", "--batch-size", "8", "--save-every", "3"]
     args += ["--max-steps", "6", "--question-alone", "1.0", "--slot-loss", "1.0"]
-    real_make_batch = rmt.train.make_batch
-    calls = []
-
-    def dies_at_step_5(*a, **k):
-        calls.append(1)
-        if len(calls) == 1 + 5:
-            raise KeyboardInterrupt("session ended")
-        return real_make_batch(*a, **k)
-
-    monkeypatch.setattr(rmt.train, "make_batch", dies_at_step_5)
-    with contextlib.suppress(KeyboardInterrupt):
-        main(args)
+    run_until_step(args, monkeypatch, 5)
     assert (out / "stage-2" / "last" / "slot_head.safetensors").is_file()
-    monkeypatch.setattr(rmt.train, "make_batch", real_make_batch)
     main(args)
     records = read_log(out)
     assert [r["step"] for r in records] == [1, 2, 3, 4, 4, 5, 6]

@@ -378,6 +378,11 @@ haystacks. The reading picks by direction more than by the question: with both f
 the question it was right every time when asked for the room north, 4% of the time when asked for the room
 south, about half the time for east and west. At 32 segments: 40 of 48, 9 of 52, 19 of 49 and 21 of 51. A
 Reasoning verdict gives the rate for its own direction (the model card's "Reasoning's misses").
+A second checkpoint, `checkpoints/rmt-minilm-reasoning`, was trained to keep each direction's room in a memory
+slot of its own, where the question can find it: it reads by the question (all four directions 87-100%) and
+gets Reasoning right 72% of the time at 32 segments (`rmt-minilm-babi`: 44.5%), but not yet at 1,024 segments,
+and it loses Detect at 32 segments (93.5%), so the app runs `rmt-minilm-babi` by default. To try it:
+`RMT_CHECKPOINT=checkpoints/rmt-minilm-reasoning python app.py`.
 
 A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it in two
 ("mary travelled to" | "the office."), and the memory has to join the halves. Without the book's room

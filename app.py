@@ -381,7 +381,8 @@ Reasoning verdict gives the rate for its own direction (the model card's "Reason
 A second checkpoint, `checkpoints/rmt-minilm-reasoning`, was trained to keep each direction's room in a memory
 slot of its own, where the question can find it: it reads by the question (all four directions 87-100%) and
 gets Reasoning right 72% of the time at 32 segments (`rmt-minilm-babi`: 44.5%), but not yet at 1,024 segments,
-and it loses Detect at 32 segments (93.5%), so the app runs `rmt-minilm-babi` by default. To try it:
+and over long noise it loses facts (Detect 93.5% at 32 segments, 72% at 1,024), so the app runs
+`rmt-minilm-babi` by default. To try it:
 `RMT_CHECKPOINT=checkpoints/rmt-minilm-reasoning python app.py`.
 
 A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it in two

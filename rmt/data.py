@@ -10,7 +10,7 @@ import numpy as np
 
 from rmt.haystack import Haystack, build_haystack, reask
 from rmt.room_sentences import draw_room_sentences
-from rmt.segments import segment_bounds
+from rmt.segments import sample_bounds
 from rmt.tasks import NAMES, ROOMS, TASKS, check_task, other_questions, relation_slots
 
 # Reasoning is the hard task, so the multi-task mix gives it the largest share.
@@ -104,9 +104,7 @@ def memory_slot_targets(
     if hay.task != "reasoning" or not hay.facts:
         return None, 0
     read_by = max(f.token_end for f in hay.facts)
-    text_end = hay.num_tokens if question_start is None else question_start
-    bounds = segment_bounds(text_end, text_per_segment) + ([] if question_start is None else [(text_end, None)])
-    held = sum(start >= read_by for start, _ in bounds)
+    held = sum(start >= read_by for start, _ in sample_bounds(hay.num_tokens, text_per_segment, question_start))
     return (relation_slots([f.text for f in hay.facts]), held) if held else (None, 0)
 
 

@@ -51,6 +51,14 @@ def segment_bounds(num_tokens: int, text_per_segment: int) -> list[tuple[int, in
     return list(zip([0, *ends[:-1]], ends, strict=True))
 
 
+def sample_bounds(num_tokens: int, text_per_segment: int, question_start: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each segment of one sample as ``segment_batch`` lays it out: right-aligned, or
+    with ``question_start`` the text before the question right-aligned and the question a segment alone."""
+    if question_start is None:
+        return segment_bounds(num_tokens, text_per_segment)
+    return [*segment_bounds(question_start, text_per_segment), (question_start, num_tokens)]
+
+
 def split_right_aligned(token_ids: Sequence[int], text_per_segment: int) -> list[Sequence[int]]:
     """Chunks of at most ``text_per_segment`` tokens; slices, so a numpy array is not copied."""
     return [token_ids[a:b] for a, b in segment_bounds(len(token_ids), text_per_segment)]
@@ -86,9 +94,7 @@ def segment_batch(
     if any(q is not None and len(ids) - q > config.text_per_segment for ids, q in zip(token_ids, starts, strict=True)):
         raise ValueError(f"a question alone must fit one segment ({config.text_per_segment} text tokens)")
     chunks = [
-        split_right_aligned(ids, config.text_per_segment)
-        if q is None
-        else [*split_right_aligned(ids[:q], config.text_per_segment), ids[q:]]
+        [ids[a:b] for a, b in sample_bounds(len(ids), config.text_per_segment, q)]
         for ids, q in zip(token_ids, starts, strict=True)
     ]
     total = max(len(c) for c in chunks)

@@ -156,7 +156,8 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
     if args.slot_loss > 0 and model.config.num_mem_tokens < len(OPPOSITE):
         raise SystemExit(f"--slot-loss needs at least {len(OPPOSITE)} memory tokens, one per direction")
     head = slot_head(model) if args.slot_loss > 0 else None
-    optimizer = torch.optim.AdamW(named_parameters(model, head).values(), lr=args.lr, weight_decay=1e-3)
+    params = list(named_parameters(model, head).values())
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-3)
     warmup = max(1, int(0.1 * args.max_steps))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (args.max_steps - s) / max(1, args.max_steps - warmup)))
@@ -211,7 +212,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             loss = answer_loss + args.slot_loss * slots
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(named_parameters(model, head).values(), 5.0)
+        nn.utils.clip_grad_norm_(params, 5.0)
         optimizer.step()
         scheduler.step()
         meta["step"] += 1

@@ -19,61 +19,49 @@ BASELINE = ROOT / "checkpoints" / "baseline-no-memory"
 REASONING = ROOT / "checkpoints" / "rmt-minilm-reasoning"
 
 
+def load_shipped(folder: Path) -> tuple:
+    return prepare_for_inference(load_checkpoint(folder), torch.device("cpu")), load_checkpoint_tokenizer(folder)
+
+
+def held_out_point(shipped: tuple, task: str, segments: int, samples: int, seed: int, **options) -> dict:
+    """A shipped model's score on ``segments`` full segments of the held-out book, in two batches."""
+    model, tokenizer = shipped
+    length = segments * model.config.text_per_segment
+    return evaluate_point(
+        model,
+        tokenizer,
+        task,
+        length,
+        samples=samples,
+        batch_size=samples // 2,
+        noise="valid",
+        seed=seed,
+        progress=False,
+        **options,
+    )
+
+
 @pytest.fixture(scope="module")
 def shipped():
-    model = prepare_for_inference(load_checkpoint(RMT), torch.device("cpu"))
-    return model, load_checkpoint_tokenizer(RMT)
+    return load_shipped(RMT)
 
 
 @pytest.mark.parametrize("segments", [2, 8])
 def test_memorize_on_the_held_out_book(shipped, segments: int) -> None:
-    model, tokenizer = shipped
-    point = evaluate_point(
-        model,
-        tokenizer,
-        "memorize",
-        segments * model.config.text_per_segment,
-        samples=40,
-        batch_size=20,
-        noise="valid",
-        seed=123,
-        progress=False,
-    )
+    point = held_out_point(shipped, "memorize", segments, samples=40, seed=123)
     assert point["accuracy"] >= 0.95, point
 
 
 def test_the_reasoning_checkpoint_reads_relations_through_its_memory() -> None:
     """Two segments, on the held-out book: rmt-minilm-babi gets 29 of these 40 (68% of its 200)."""
-    model = prepare_for_inference(load_checkpoint(REASONING), torch.device("cpu"))
-    point = evaluate_point(
-        model,
-        load_checkpoint_tokenizer(REASONING),
-        "reasoning",
-        2 * model.config.text_per_segment,
-        samples=40,
-        batch_size=20,
-        noise="valid",
-        seed=123,
-        progress=False,
-    )
+    point = held_out_point(load_shipped(REASONING), "reasoning", 2, samples=40, seed=123)
     assert point["accuracy"] >= 0.85, point
 
 
 def test_no_memory_baseline_is_at_chance_once_the_fact_is_out_of_view() -> None:
-    model = prepare_for_inference(load_checkpoint(BASELINE), torch.device("cpu"))
-    tokenizer = load_checkpoint_tokenizer(BASELINE)
-    point = evaluate_point(
-        model,
-        tokenizer,
-        "memorize",
-        4 * model.config.text_per_segment,
-        samples=48,
-        batch_size=24,
-        noise="valid",
-        seed=7,
-        last_segments=1,
-        progress=False,
-    )
+    baseline = load_shipped(BASELINE)
+    _, tokenizer = baseline
+    point = held_out_point(baseline, "memorize", 4, samples=48, seed=7, last_segments=1)
     assert point["accuracy"] < 0.45, point
     # each miss names its haystack: rebuilt from its seed, it is the one the model got wrong
     assert len(point["misses"]) == point["samples"] - point["correct"]

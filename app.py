@@ -380,9 +380,9 @@ south, about half the time for east and west. At 32 segments: 40 of 48, 9 of 52,
 Reasoning verdict gives the rate for its own direction (the model card's "Reasoning's misses").
 A second checkpoint, `checkpoints/rmt-minilm-reasoning`, was trained to keep each direction's room in a memory
 slot of its own, where the question can find it: it reads by the question (all four directions 86-100%) and
-gets Reasoning right 73.5% of the time at 32 segments (`rmt-minilm-babi`: 44.5%), but not yet at 1,024 segments,
-and over long noise it keeps fewer facts (Memorize 92%, Detect 83% at 1,024 segments, against 94.5% and 95%),
-so the app runs `rmt-minilm-babi` by default. To try it:
+gets Reasoning right 77% of the time at 32 segments (`rmt-minilm-babi`: 44.5%) and 45% at 1,024 (29 of 64, against 24);
+over long noise it keeps Memorize as well (96% at 1,024 segments, against 94.5%) but loses more Detect facts (83%
+against 95%), so the app runs `rmt-minilm-babi` by default. To try it:
 `RMT_CHECKPOINT=checkpoints/rmt-minilm-reasoning python app.py`.
 
 A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it in two

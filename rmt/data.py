@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmt.haystack import Haystack, build_haystack, reask
+from rmt.haystack import Haystack, build_haystack, noise_window, reask
+from rmt.noise import load_corpus
 from rmt.room_sentences import draw_room_sentences
 from rmt.segments import sample_bounds
 from rmt.tasks import NAMES, ROOMS, TASKS, check_task, other_questions, relation_slots
@@ -163,4 +164,30 @@ def make_batch(
         [q for _, q in samples],
         [targets for targets, _ in slots],
         [held for _, held in slots],
+    )
+
+
+def noise_tokens(num_tokens: int, tokenizer, rng: random.Random, noise: str) -> np.ndarray:
+    """``num_tokens`` tokens of plain noise from a random sentence on: what a memory reads between
+    facts, for ``rmt.train --drift``."""
+    corpus = load_corpus(noise, tokenizer)
+    return noise_window(corpus, rng.randrange(corpus.num_sentences), num_tokens, tokenizer).token_ids
+
+
+def with_noise_prefix(batch: Batch, num_segments: int, text_per_segment: int, tokenizer, rng, noise: str) -> Batch:
+    """The batch with ``num_segments`` full segments of noise before every haystack.
+
+    Validation of ``rmt.train --drift``: a haystack read after a long stretch of noise, as its
+    facts are at 1,000 segments. A whole number of segments keeps each haystack's segment bounds
+    (only its first, partial segment fills up with noise), so ``slots_held`` still holds.
+    """
+    size = num_segments * text_per_segment
+    prefixes = [noise_tokens(size, tokenizer, rng, noise) for _ in batch.token_ids]
+    return Batch(
+        [np.concatenate([p, ids]) for p, ids in zip(prefixes, batch.token_ids, strict=True)],
+        batch.labels,
+        batch.tasks,
+        [None if q is None else q + size for q in batch.question_starts],
+        batch.slot_targets,
+        batch.slots_held,
     )

@@ -139,26 +139,38 @@ class RecurrentMemoryTransformer(nn.Module):
         token_ids: Sequence[Sequence[int]],
         truncate_bptt: int | None = None,
         question_starts: Sequence[int | None] | None = None,
+        memory: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``forward``'s logits [B, C], and the memory [B, M, H] entering each segment (the first
-        is the initial memory): what training can ask of the memory itself (``rmt.train --slot-loss``)."""
+        is the starting memory): what training can ask of the memory itself (``rmt.train --slot-loss``).
+        ``memory`` [B, M, H] starts each sample from a memory other than the initial one
+        (``rmt.train --drift``: a memory that has already read a long stretch of noise)."""
         segments = segment_batch(token_ids, self.config, question_starts)
-        return self.run_segments(segments, truncate_bptt=truncate_bptt, keep_memories=True)
+        logits, memories, _ = self.run_segments(segments, truncate_bptt, keep_memories=True, memory=memory)
+        return logits, memories
+
+    def carry(self, token_ids: Sequence[Sequence[int]], memory: torch.Tensor) -> torch.Tensor:
+        """The memory [B, M, H] after reading ``token_ids`` on from ``memory`` (no question asked)."""
+        return self.run_segments(segment_batch(token_ids, self.config), memory=memory)[2]
 
     def run_segments(
-        self, segments: list[Segment], truncate_bptt: int | None = None, keep_memories: bool = False
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Logits [B, C], and the memory entering each segment if ``keep_memories`` (else only the
-        last segment's, so a long run holds nothing per segment)."""
+        self,
+        segments: list[Segment],
+        truncate_bptt: int | None = None,
+        keep_memories: bool = False,
+        memory: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """Logits [B, C], the memory entering each segment if ``keep_memories`` (else only the
+        last segment's, so a long run holds nothing per segment), and the memory after the last."""
         batch_size = segments[0].active.shape[0]
-        memory = self.init_memory(batch_size)  # [B, M, H]
+        memory = self.init_memory(batch_size) if memory is None else memory  # [B, M, H]
         memories_in = []
         logits = torch.zeros(batch_size, self.config.num_classes, device=self.device)
         first_with_grad = 0 if truncate_bptt is None else len(segments) - truncate_bptt
         for index, seg in enumerate(segments):
             rows = seg.active.nonzero().squeeze(1).to(self.device)  # samples that have this segment
             if keep_memories or index == len(segments) - 1:
-                memories_in.append(memory)  # a sample that has not started yet holds the initial memory
+                memories_in.append(memory)  # a sample that has not started yet holds its starting memory
             # Segments before the last k run without a graph: their activations would only be
             # freed at the cut, so a long truncated run would hold as much as full BPTT.
             with torch.set_grad_enabled(torch.is_grad_enabled() and index >= first_with_grad):
@@ -166,7 +178,7 @@ class RecurrentMemoryTransformer(nn.Module):
                 memory = memory.index_copy(0, rows, out.memory.to(memory.dtype))
             if index == len(segments) - 1:
                 logits = logits.index_copy(0, rows, out.logits.to(logits.dtype))
-        return logits, memories_in
+        return logits, memories_in, memory
 
     def iter_steps(
         self, token_ids: Sequence[int], memory: torch.Tensor | None = None

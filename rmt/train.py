@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from rmt.backbone import backbone_dir, load_tokenizer
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
-from rmt.data import make_batch, parse_mix, task_list
+from rmt.data import make_batch, noise_tokens, parse_mix, task_list, with_noise_prefix
 from rmt.device import cpu_has_fast_bf16, pick_device
 from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
 from rmt.tasks import NAMES, OPPOSITE, ROOMS
@@ -54,6 +54,41 @@ def tiny_rmt(
         backbone=bert.to_diff_dict() | {"model_type": "bert"},
     )
     return RecurrentMemoryTransformer(config, BertModel(bert))
+
+
+def drift_memories(
+    model: RecurrentMemoryTransformer,
+    pool: torch.Tensor,
+    segments: int,
+    reset_prob: float,
+    tokenizer,
+    rng,
+    noise,
+    autocast,
+) -> torch.Tensor:
+    """The pooled memories [P, M, H] after each reads ``segments`` more segments of noise (no gradient).
+
+    A fact at segment 900 of 1,000 is written into a memory that has read 900 segments of noise, a
+    state that 32-segment training never reaches. Each step a memory starts again from the initial
+    one with ``reset_prob``, so their ages (in segments) spread over 0 to a few thousand.
+    """
+    fresh = torch.tensor([rng.random() < reset_prob for _ in range(len(pool))], device=pool.device)
+    start = torch.where(fresh[:, None, None], model.init_memory(len(pool)).detach(), pool)  # [P, M, H]
+    size = segments * model.config.text_per_segment
+    ids = [noise_tokens(size, tokenizer, rng, noise) for _ in range(len(pool))]
+    with torch.no_grad(), autocast():
+        return model.carry(ids, start).float()
+
+
+def starting_memory(
+    model: RecurrentMemoryTransformer, pool: torch.Tensor | None, share: float, rng
+) -> torch.Tensor | None:
+    """Per haystack, a pooled (drifted) memory with chance ``share``, else the initial memory (which
+    keeps its gradient); None without a pool."""
+    if pool is None:
+        return None
+    drifted = torch.tensor([rng.random() < share for _ in range(len(pool))], device=pool.device)
+    return torch.where(drifted[:, None, None], pool, model.init_memory(len(pool)))  # [B, M, H]
 
 
 @torch.inference_mode()
@@ -101,11 +136,22 @@ def named_parameters(model: RecurrentMemoryTransformer, head: nn.Linear | None) 
     return named
 
 
-def save_state(folder: Path, model, optimizer, scheduler, meta: dict, tokenizer, head: nn.Linear | None = None) -> None:
+def save_state(
+    folder: Path,
+    model,
+    optimizer,
+    scheduler,
+    meta: dict,
+    tokenizer,
+    head: nn.Linear | None = None,
+    drift: torch.Tensor | None = None,
+) -> None:
     """Model as a checkpoint, optimizer moments as safetensors, counters as JSON: no pickle."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save_checkpoint(model, tmp, tokenizer, dtype=torch.float32)
+    if drift is not None:
+        save_file({"memory": drift.detach().cpu().contiguous()}, str(tmp / "drift.safetensors"))
     if head is not None:
         save_file(
             {n: p.detach().cpu().contiguous() for n, p in head.state_dict().items()}, str(tmp / "slot_head.safetensors")
@@ -163,8 +209,11 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (args.max_steps - s) / max(1, args.max_steps - warmup)))
     )
     meta = {"step": 0, "best": -1.0, "hits": 0, "stale": 0}
+    pool = model.init_memory(args.batch_size).detach().float().clone() if args.drift else None  # [B, M, H]
     if last.exists():
         meta = load_state(last, model, optimizer, scheduler, head)
+        if pool is not None and (last / "drift.safetensors").exists():
+            pool = load_file(str(last / "drift.safetensors"), device=str(device))["memory"]
     tasks = task_list(args.tasks)
     valid_rng = random.Random(f"valid:{stage}")
     valid = [
@@ -181,6 +230,11 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             room_noise_prob=args.room_noise,
         )
         for _ in range(max(1, args.valid_samples // args.eval_batch))
+    ]
+    # The same haystacks after a long stretch of held-out noise: what --drift is for.
+    valid_after_noise = [
+        with_noise_prefix(b, args.valid_drift, text_len, tokenizer, valid_rng, args.valid_noise)
+        for b in (valid if args.valid_drift else [])
     ]
     use_bf16 = device.type == "cuda" or (cpu_has_fast_bf16() if args.bf16 is None else args.bf16)
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
@@ -204,8 +258,13 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             args.ask_twice,
             args.room_noise,
         )
+        start = None
+        if pool is not None:
+            drift_rng = random.Random(f"{args.seed}:{stage}:{batch_index}:drift")
+            pool = drift_memories(model, pool, args.drift, args.drift_reset, tokenizer, drift_rng, args.noise, autocast)
+            start = starting_memory(model, pool[: len(batch.labels)], args.drift_share, drift_rng)
         with autocast():
-            logits, memories = model.read(batch.token_ids, args.truncate_bptt, batch.question_starts)
+            logits, memories = model.read(batch.token_ids, args.truncate_bptt, batch.question_starts, start)
         loss = answer_loss = loss_fn(logits.float(), torch.tensor(batch.labels, device=device))
         slots = slot_loss(memories, batch.slot_targets, batch.slots_held, head) if head is not None else None
         if slots is not None:
@@ -229,6 +288,10 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
         stop = False
         if meta["step"] % args.eval_every == 0 or meta["step"] == args.max_steps:
             acc = validate(model, valid, device, autocast)
+            if valid_after_noise:
+                record["valid_plain"] = acc
+                record["valid_after_noise"] = validate(model, valid_after_noise, device, autocast)
+                acc = (acc + record["valid_after_noise"]) / 2
             record["valid_accuracy"] = acc
             if acc > meta["best"]:
                 meta["best"], meta["stale"] = acc, 0
@@ -239,7 +302,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             stop = meta["hits"] >= 2 or meta["stale"] >= args.patience
         log(record)
         if stop or meta["step"] % args.save_every == 0 or meta["step"] == args.max_steps:
-            save_state(last, model, optimizer, scheduler, meta, tokenizer, head)
+            save_state(last, model, optimizer, scheduler, meta, tokenizer, head, pool)
         if stop:
             break
     bar.close()
@@ -295,6 +358,28 @@ def main(argv: list[str] | None = None) -> int:
         "rooms north, south, east and west of the centre room (0: off): a memory the question can address",
     )
     parser.add_argument("--truncate-bptt", type=int, default=None, help="backprop through the last k segments only")
+    parser.add_argument(
+        "--drift",
+        type=int,
+        default=0,
+        help="segments of training noise that each of --batch-size pooled memories reads per step, without "
+        "gradient; --drift-share of each batch's haystacks start from one of them instead of the initial memory, "
+        "so facts are also written into a memory that has read thousands of segments (0: off)",
+    )
+    parser.add_argument(
+        "--drift-reset",
+        type=float,
+        default=1 / 64,
+        help="chance per step that a pooled memory starts again from the initial one (mean age: --drift / this)",
+    )
+    parser.add_argument("--drift-share", type=float, default=0.5, help="share of haystacks read from a pooled memory")
+    parser.add_argument(
+        "--valid-drift",
+        type=int,
+        default=0,
+        help="also validate every validation haystack after this many segments of held-out noise; the score kept "
+        "is the mean of both",
+    )
     parser.add_argument(
         "--asked",
         type=lambda spec: tuple(

@@ -133,3 +133,16 @@ def test_read_hands_back_the_memory_entering_each_segment(tiny) -> None:
     torch.testing.assert_close(memories[1], stepped[0])
     torch.testing.assert_close(memories[2], stepped[1])
     torch.testing.assert_close(logits, tiny([seq]))
+
+
+def test_reading_on_from_a_carried_memory_equals_reading_the_whole(tiny) -> None:
+    n = tiny.config.text_per_segment
+    prefix = [list(range(30, 30 + 2 * n)), list(range(40, 40 + 2 * n))]
+    haystacks = [list(range(10, 10 + 3 * n)), list(range(60, 60 + n))]  # whole segments: the splits line up
+    with torch.no_grad():
+        carried = tiny.eval().carry(prefix, tiny.init_memory(2))
+        logits, memories = tiny.read(haystacks, memory=carried)
+        whole = tiny([p + h for p, h in zip(prefix, haystacks, strict=True)])
+    torch.testing.assert_close(logits, whole)
+    torch.testing.assert_close(memories[0], carried)  # each sample starts from its own carried memory
+    assert not torch.allclose(logits, tiny(haystacks))

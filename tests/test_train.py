@@ -6,6 +6,7 @@ import contextlib
 import json
 
 import pytest
+import torch
 
 from rmt.checkpoint import load_checkpoint
 from rmt.train import main
@@ -186,3 +187,47 @@ def test_slot_loss_trains_and_resumes_with_its_head(tmp_path, monkeypatch) -> No
     assert [r["step"] for r in records] == [1, 2, 3, 4, 4, 5, 6]
     assert all(r["slot_loss"] > 0 for r in records)  # every batch of question-alone Reasoning has targets
     assert not any(k.startswith("slot_head") for k in load_checkpoint(out / "stage-2" / "best").state_dict())
+
+
+def test_a_noise_prefix_keeps_each_haystacks_segments(tokenizer) -> None:
+    import random
+
+    import numpy as np
+
+    from rmt.data import make_batch, with_noise_prefix
+    from rmt.segments import sample_bounds
+
+    text_len, prefix = 40, 4
+    batch = make_batch(["detect", "reasoning"], 3, 8, text_len, tokenizer, random.Random(0), question_alone_prob=0.5)
+    after = with_noise_prefix(batch, prefix, text_len, tokenizer, random.Random(1), "valid")
+    assert any(q is not None for q in batch.question_starts) and any(q is None for q in batch.question_starts)
+    size = prefix * text_len
+    rows = zip(batch.token_ids, batch.question_starts, after.token_ids, after.question_starts, strict=True)
+    for ids, start, longer, longer_start in rows:
+        np.testing.assert_array_equal(longer[size:], ids)
+        assert len(set(longer[:size].tolist())) > 10  # real noise, not padding
+        old = sample_bounds(len(ids), text_len, start)
+        new = sample_bounds(len(longer), text_len, longer_start)
+        assert len(new) == len(old) + prefix
+        assert [(a - size, b - size) for a, b in new[-len(old) + 1 :]] == old[1:]  # only the first fills up
+    assert (after.labels, after.slots_held, after.slot_targets) == (batch.labels, batch.slots_held, batch.slot_targets)
+
+
+def test_drift_trains_validates_after_noise_and_resumes_with_its_memories(tmp_path, monkeypatch) -> None:
+    from safetensors.torch import load_file
+
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--tiny", "--segment-size", "48", "--stages", "2", "--batch-size", "4"]
+    args += ["--eval-every", "2", "--valid-samples", "4", "--eval-batch", "4", "--save-every", "2", "--patience", "100"]
+    args += ["--max-steps", "4", "--drift", "3", "--drift-reset", "0.0", "--drift-share", "1.0", "--valid-drift", "2"]
+    run_until_step(args, monkeypatch, 3)
+    saved = load_file(str(out / "stage-2" / "last" / "drift.safetensors"))["memory"]  # [B, M, H] after 2 steps
+    model = load_checkpoint(out / "stage-2" / "last")
+    assert saved.shape == model.init_memory(4).shape
+    assert not torch.allclose(saved, model.init_memory(4).float())  # it has read noise
+    main(args)
+    records = read_log(out)
+    assert [r["step"] for r in records] == [1, 2, 3, 4]  # saved at 2, stopped before 3
+    scored = [r for r in records if "valid_accuracy" in r]
+    assert scored and all(0 <= r["valid_after_noise"] <= 1 for r in scored)
+    assert all(r["valid_accuracy"] == pytest.approx((r["valid_plain"] + r["valid_after_noise"]) / 2) for r in scored)

@@ -420,6 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_tokens is not None and not 1 <= args.memory_tokens < args.segment_size - 3:
         most = args.segment_size - 4  # at least one text token beside [CLS], [SEP] and [SEP]
         parser.error(f"--memory-tokens must be from 1 to {most} for {args.segment_size}-position segments")
+    if args.drift < 0 or args.valid_drift < 0:
+        parser.error("--drift and --valid-drift are numbers of segments, 0 or more")
+    if not (0 <= args.drift_reset <= 1 and 0 <= args.drift_share <= 1):
+        parser.error("--drift-reset and --drift-share are chances, from 0 to 1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(args.device)

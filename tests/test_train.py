@@ -82,6 +82,19 @@ def test_memory_tokens_are_refused_where_they_cannot_apply(tmp_path, capsys) -> 
         assert says in capsys.readouterr().err
 
 
+def test_drift_settings_out_of_range_are_refused(tmp_path, capsys) -> None:
+    for extra, says in (
+        (["--drift", "-1"], "numbers of segments"),
+        (["--valid-drift", "-5"], "numbers of segments"),
+        (["--drift", "4", "--drift-share", "1.5"], "chances, from 0 to 1"),
+        (["--drift", "4", "--drift-reset", "-0.1"], "chances, from 0 to 1"),
+    ):
+        with pytest.raises(SystemExit):
+            main(["--out", str(tmp_path / "run"), "--tiny", *extra])
+        assert says in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
 def test_resume_continues_from_the_saved_step(tmp_path, monkeypatch) -> None:
     out = tmp_path / "run"
     args = [

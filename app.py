@@ -379,10 +379,10 @@ the question it was right every time when asked for the room north, 4% of the ti
 south, about half the time for east and west. At 32 segments: 40 of 48, 9 of 52, 19 of 49 and 21 of 51. A
 Reasoning verdict gives the rate for its own direction (the model card's "Reasoning's misses").
 A second checkpoint, `checkpoints/rmt-minilm-reasoning`, was trained to keep each direction's room in a memory
-slot of its own, where the question can find it: it reads by the question (all four directions 85-100%) and
-gets Reasoning right 77% of the time at 32 segments (`rmt-minilm-babi`: 44.5%) and 52.5% at 1,024 (against 36.5%);
-over long noise it keeps Memorize as well (96% at 1,024 segments, against 94.5%) but loses more Detect facts (83%
-against 95%), so the app runs `rmt-minilm-babi` by default. To try it:
+slot of its own, where the question can find it: it reads by the question (all four directions 93-100%) and
+gets Reasoning right 85.5% of the time at 32 segments (`rmt-minilm-babi`: 44.5%) and 55.5% at 1,024 (against
+36.5%); over long noise it loses more Memorize and Detect facts (91% of each at 1,024 segments, against 94.5% and
+95%), so the app runs `rmt-minilm-babi` by default. To try it:
 `RMT_CHECKPOINT=checkpoints/rmt-minilm-reasoning python app.py`.
 
 A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it in two

@@ -56,6 +56,12 @@ def tiny_rmt(
     return RecurrentMemoryTransformer(config, BertModel(bert))
 
 
+def rows_by_chance(chance: float, rng, chosen: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+    """Row by row [B, M, H]: ``chosen``'s with ``chance`` (one draw of ``rng`` a row), else ``rest``'s."""
+    picked = torch.tensor([rng.random() < chance for _ in range(len(chosen))], device=chosen.device)
+    return torch.where(picked[:, None, None], chosen, rest)
+
+
 def drift_memories(
     model: RecurrentMemoryTransformer,
     pool: torch.Tensor,
@@ -72,23 +78,11 @@ def drift_memories(
     state that 32-segment training never reaches. Each step a memory starts again from the initial
     one with ``reset_prob``, so their ages (in segments) spread over 0 to a few thousand.
     """
-    fresh = torch.tensor([rng.random() < reset_prob for _ in range(len(pool))], device=pool.device)
-    start = torch.where(fresh[:, None, None], model.init_memory(len(pool)).detach(), pool)  # [P, M, H]
+    start = rows_by_chance(reset_prob, rng, model.init_memory(len(pool)).detach(), pool)  # [P, M, H]
     size = segments * model.config.text_per_segment
     ids = [noise_tokens(size, tokenizer, rng, noise) for _ in range(len(pool))]
     with torch.no_grad(), autocast():
         return model.carry(ids, start).float()
-
-
-def starting_memory(
-    model: RecurrentMemoryTransformer, pool: torch.Tensor | None, share: float, rng
-) -> torch.Tensor | None:
-    """Per haystack, a pooled (drifted) memory with chance ``share``, else the initial memory (which
-    keeps its gradient); None without a pool."""
-    if pool is None:
-        return None
-    drifted = torch.tensor([rng.random() < share for _ in range(len(pool))], device=pool.device)
-    return torch.where(drifted[:, None, None], pool, model.init_memory(len(pool)))  # [B, M, H]
 
 
 @torch.inference_mode()
@@ -262,7 +256,9 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
         if pool is not None:
             drift_rng = random.Random(f"{args.seed}:{stage}:{batch_index}:drift")
             pool = drift_memories(model, pool, args.drift, args.drift_reset, tokenizer, drift_rng, args.noise, autocast)
-            start = starting_memory(model, pool[: len(batch.labels)], args.drift_share, drift_rng)
+            # A haystack starts from its row's pooled memory or from the initial one, which keeps its gradient.
+            rows = len(batch.labels)
+            start = rows_by_chance(args.drift_share, drift_rng, pool[:rows], model.init_memory(rows))  # [B, M, H]
         with autocast():
             logits, memories = model.read(batch.token_ids, args.truncate_bptt, batch.question_starts, start)
         loss = answer_loss = loss_fn(logits.float(), torch.tensor(batch.labels, device=device))

@@ -232,6 +232,12 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
     ]
     use_bf16 = device.type == "cuda" or (cpu_has_fast_bf16() if args.bf16 is None else args.bf16)
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
+    if pool is not None and meta["step"] == 0:
+        # A fresh pool is all age 0, so for its first steps facts go only into young memories; reading
+        # noise before step 1 starts the stage with the old memories it is meant to train on.
+        for round_index in range(args.drift_warmup):
+            warm_rng = random.Random(f"{args.seed}:{stage}:warmup:{round_index}")
+            pool = drift_memories(model, pool, args.drift, args.drift_reset, tokenizer, warm_rng, args.noise, autocast)
     loss_fn = nn.CrossEntropyLoss()
     bar = tqdm(total=args.max_steps, initial=meta["step"], desc=f"stage {stage} seg", dynamic_ncols=True)
     while meta["step"] < args.max_steps:
@@ -370,6 +376,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--drift-share", type=float, default=0.5, help="share of haystacks read from a pooled memory")
     parser.add_argument(
+        "--drift-warmup",
+        type=int,
+        default=0,
+        help="rounds of --drift noise the pooled memories read before a stage's first step, so that it starts "
+        "with old memories (not repeated on resume)",
+    )
+    parser.add_argument(
         "--valid-drift",
         type=int,
         default=0,
@@ -418,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--memory-tokens must be from 1 to {most} for {args.segment_size}-position segments")
     if args.drift < 0 or args.valid_drift < 0:
         parser.error("--drift and --valid-drift are numbers of segments, 0 or more")
+    if args.drift_warmup < 0:
+        parser.error("--drift-warmup is a number of rounds, 0 or more")
     if not (0 <= args.drift_reset <= 1 and 0 <= args.drift_share <= 1):
         parser.error("--drift-reset and --drift-share are chances, from 0 to 1")
     out = Path(args.out)

@@ -88,6 +88,7 @@ def test_drift_settings_out_of_range_are_refused(tmp_path, capsys) -> None:
         (["--valid-drift", "-5"], "numbers of segments"),
         (["--drift", "4", "--drift-share", "1.5"], "chances, from 0 to 1"),
         (["--drift", "4", "--drift-reset", "-0.1"], "chances, from 0 to 1"),
+        (["--drift", "4", "--drift-warmup", "-2"], "number of rounds"),
     ):
         with pytest.raises(SystemExit):
             main(["--out", str(tmp_path / "run"), "--tiny", *extra])
@@ -244,3 +245,21 @@ def test_drift_trains_validates_after_noise_and_resumes_with_its_memories(tmp_pa
     scored = [r for r in records if "valid_accuracy" in r]
     assert scored and all(0 <= r["valid_after_noise"] <= 1 for r in scored)
     assert all(r["valid_accuracy"] == pytest.approx((r["valid_plain"] + r["valid_after_noise"]) / 2) for r in scored)
+
+
+def test_drift_warmup_reads_noise_before_the_first_step_only(tmp_path, monkeypatch) -> None:
+    import rmt.train
+
+    reads = []
+    real_drift = rmt.train.drift_memories
+    monkeypatch.setattr(rmt.train, "drift_memories", lambda *a, **k: reads.append(1) or real_drift(*a, **k))
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--tiny", "--segment-size", "48", "--stages", "2", "--batch-size", "4"]
+    args += ["--eval-every", "100", "--valid-samples", "4", "--eval-batch", "4", "--save-every", "2"]
+    args += ["--patience", "100"]
+    args += ["--max-steps", "4", "--drift", "2", "--drift-warmup", "3"]
+    run_until_step(args, monkeypatch, 3)
+    assert len(reads) == 3 + 2  # 3 warm-up rounds, then one read per step for steps 1 and 2
+    reads.clear()
+    main(args)  # resumes at step 2 with its saved pool: no second warm-up
+    assert len(reads) == 2

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 import gradio as gr
 
 from rmt import plots
-from rmt.explorer import Explorer
+from rmt.explorer import AUTO, Explorer
 from rmt.request_limit import BodySizeLimit, body_limit_bytes
 
 try:  # ZeroGPU on Hugging Face Spaces; a no-op everywhere else
@@ -35,16 +35,17 @@ except ImportError:
 
 
 LENGTH_PRESETS = ["1000", "4000", "32000", "256000", "1000000", "2000000"]
-SCENES = {  # one click on stage: (task, tokens, depth %, seed, noise); the first three where the model is reliable
-    "Memorize · 2K tokens": ("memorize", 2000, None, 2, "valid"),
-    "Detect · 3.5K tokens, fact at 30%": ("detect", 3500, 30, 3, "valid"),
-    "Reasoning · 250 tokens": ("reasoning", 250, None, 1, "valid"),
+# One click on stage: (task, tokens, depth %, seed, noise, model); the first three where the models are reliable.
+SCENES = {
+    "Memorize · 2K tokens": ("memorize", 2000, None, 2, "valid", AUTO),
+    "Detect · 3.5K tokens, fact at 30%": ("detect", 3500, 30, 3, "valid", AUTO),
+    "Reasoning · 250 tokens": ("reasoning", 250, None, 1, "valid", AUTO),
     # the book's "this office is called a sinecure" lands in the question's segment: a wrong answer, explained
-    "A room named by the book · 3.3K tokens": ("memorize", 3296, None, 1592, "valid"),
-    # Reasoning's commonest miss: garden (80%, fp32 and bf16), the room of the fact the question does not ask about
-    "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 4, "valid"),
+    "A room named by the book · 3.3K tokens": ("memorize", 3296, None, 1592, "valid", "rmt-minilm-babi"),
+    # rmt-minilm-babi's commonest Reasoning miss: garden (80%), the room of the fact the question does not ask about
+    "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 4, "valid", "rmt-minilm-babi"),
     # "mary travelled to | the office.": a segment boundary cuts the fact, garden at 97% (fp32 and bf16)
-    "A fact cut in two · 1.8K tokens": ("detect", 1840, None, 0, "valid-no-rooms"),
+    "A fact cut in two · 1.8K tokens": ("detect", 1840, None, 0, "valid-no-rooms", "rmt-minilm-babi"),
 }
 CSS = """
 .rmt-preview { font-size: 1.05rem; line-height: 1.5; max-height: 420px; overflow-y: auto; }
@@ -102,20 +103,23 @@ def clear_run_view() -> tuple:
 
 @gpu
 @user_errors_stream
-def run(hay_id: str) -> Iterator[tuple]:
-    """Run the RMT segment by segment; streams progress, the answer forming and, at the end, the verdict."""
-    yield from run_views(hay_id, resume=False)
+def run(hay_id: str, model: str = AUTO) -> Iterator[tuple]:
+    """Run the RMT segment by segment; streams progress, the answer forming and, at the end, the verdict.
+
+    `model` names a served checkpoint, or "auto" for the one evaluation measured best on this task and length.
+    """
+    yield from run_views(hay_id, resume=False, model=model)
 
 
 @gpu
 @user_errors_stream
 def continue_run(hay_id: str) -> Iterator[tuple]:
-    """Go on with a stopped run from the segment it stopped at; the same outputs as `run`."""
+    """Go on with a stopped run from the segment it stopped at, with its model; the same outputs as `run`."""
     yield from run_views(hay_id, resume=True)
 
 
-def run_views(hay_id: str, resume: bool) -> Iterator[tuple]:
-    for update, view in enumerate(explorer.run(hay_id, resume=resume)):
+def run_views(hay_id: str, resume: bool, model: str = AUTO) -> Iterator[tuple]:
+    for update, view in enumerate(explorer.run(hay_id, resume=resume, model=model)):
         # the time plot is the last run's: a new run sets it back to the benchmark until it is done
         time_fig = view.time_figure if view.done else (explorer.benchmark_figure() if update == 0 else gr.update())
         inspect_fig = None
@@ -170,8 +174,9 @@ def end_previous_run(hay_id: str) -> None:
 
 def scene(name: str, hay_id: str):
     end_previous_run(hay_id)
-    task, tokens, depth, seed, noise = SCENES[name]
-    return (task, str(tokens), depth if depth is not None else 50, depth is None, seed, noise)
+    task, tokens, depth, seed, noise, model = SCENES[name]
+    model = model if model in explorer.served else AUTO  # a server started on other checkpoints
+    return (task, str(tokens), depth if depth is not None else 50, depth is None, seed, noise, model)
 
 
 def build() -> gr.Blocks:
@@ -190,6 +195,13 @@ def build() -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     task = gr.Radio(explorer.task_choices(), value="detect", label="Task")
+                    model = gr.Radio(
+                        explorer.model_choices(),
+                        value=AUTO,
+                        label="Model",
+                        info="auto: evaluation's best for the task and length (the summary's `model`)",
+                        visible=len(explorer.served) > 1,
+                    )
                     tokens = gr.Dropdown(
                         LENGTH_PRESETS,
                         value="4000",
@@ -262,8 +274,11 @@ def build() -> gr.Blocks:
             flops_json = gr.JSON(label="FLOPs at this length")
             time_plot = gr.Plot(value=explorer.benchmark_figure(), label="Measured time")
         with gr.Tab("Accuracy"):
+            dashes = zip(plots.MODEL_DASHES, explorer.served, strict=False)
+            line_styles = ", ".join(f"{dash}: `{name}`" for dash, name in dashes)
             gr.Markdown(
-                "Accuracy of the shipped checkpoints on the held-out book (Moby-Dick), from their `eval.json`. "
+                "Accuracy of the shipped checkpoints on the held-out book (Moby-Dick), from their `eval.json`: "
+                f"a colour per task, a line style per checkpoint ({line_styles}). "
                 "Dashed: the same encoder fine-tuned without memory, reading only the last segment. "
                 "Open circles: points measured before Project Gutenberg's licence text was cut from the book "
                 '(its "principal office is located at ..." read like a fact); not re-run since. '
@@ -283,8 +298,9 @@ def build() -> gr.Blocks:
             gr.Markdown(ABOUT)
             gr.Plot(value=plots.layout_figure(config.num_mem_tokens, config.segment_size), label="Segment layout")
             gr.Markdown(explorer.device_line())
-            with gr.Accordion("Model card", open=False):
-                gr.Markdown(explorer.model_card())
+            for name in explorer.served:
+                with gr.Accordion(f"Model card: {name}", open=False):
+                    gr.Markdown(explorer.model_card(name))
 
         run_view = [status, verdict, answer_plot, change_plot, memory_plot, attention_plot]
         generate_btn.click(end_previous_run, hay_id, None, api_visibility="private", queue=False).then(
@@ -306,7 +322,7 @@ def build() -> gr.Blocks:
             flops_plot,
         ]
         run_btn.click(request_run, hay_id, None, api_visibility="private", queue=False).then(
-            run, hay_id, run_outputs, api_name="run", concurrency_id="model", concurrency_limit=1
+            run, [hay_id, model], run_outputs, api_name="run", concurrency_id="model", concurrency_limit=1
         )
         continue_btn.click(request_run, hay_id, None, api_visibility="private", queue=False).then(
             continue_run, hay_id, run_outputs, api_name="continue", concurrency_id="model", concurrency_limit=1
@@ -327,7 +343,7 @@ def build() -> gr.Blocks:
             button.click(
                 functools.partial(scene, name),
                 hay_id,
-                [task, tokens, depth, random_depth, seed, noise_source],
+                [task, tokens, depth, random_depth, seed, noise_source, model],
                 api_visibility="private",
             ).then(
                 generate,
@@ -336,7 +352,9 @@ def build() -> gr.Blocks:
                 api_visibility="private",
             ).success(clear_run_view, None, run_view, api_visibility="private", queue=False).success(
                 request_run, hay_id, None, api_visibility="private", queue=False
-            ).success(run, hay_id, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
+            ).success(
+                run, [hay_id, model], run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
+            )
     demo.queue(max_size=int(os.environ.get("RMT_QUEUE_SIZE", 16)))
     return demo
 
@@ -378,12 +396,15 @@ haystacks. The reading picks by direction more than by the question: with both f
 the question it was right every time when asked for the room north, 4% of the time when asked for the room
 south, about half the time for east and west. At 32 segments: 40 of 48, 9 of 52, 19 of 49 and 21 of 51. A
 Reasoning verdict gives the rate for its own direction (the model card's "Reasoning's misses").
-A second checkpoint, `checkpoints/rmt-minilm-reasoning`, was trained to keep each direction's room in a memory
+A second checkpoint, `rmt-minilm-reasoning`, was trained to keep each direction's room in a memory
 slot of its own, where the question can find it: it reads by the question (all four directions 93-100%) and
 gets Reasoning right 85.5% of the time at 32 segments (`rmt-minilm-babi`: 44.5%) and 55.5% at 1,024 (against
 36.5%); over long noise it loses more Memorize and Detect facts (91% of each at 1,024 segments, against 94.5% and
-95%), so the app runs `rmt-minilm-babi` by default. To try it:
-`RMT_CHECKPOINT=checkpoints/rmt-minilm-reasoning python app.py`.
+95%). The app serves both. The **Model** choice *auto* runs, for each haystack, the checkpoint that evaluation
+measured more accurate on its task at the nearest length (a custom haystack counts as Reasoning if a fact states a
+direction, else as Detect; a tie goes to `rmt-minilm-babi`): Reasoning gets `rmt-minilm-reasoning`, Memorize and
+Detect `rmt-minilm-babi`. Pick a checkpoint by name to compare both on one haystack; the verdict names the one
+that answered and what evaluation measured for it near that length.
 
 A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it in two
 ("mary travelled to" | "the office."), and the memory has to join the halves. Without the book's room

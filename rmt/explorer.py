@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import math
 import os
 import re
@@ -44,6 +45,7 @@ from rmt.haystack import (
 )
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
 from rmt.misses import complete_reasoning_rows, group_right
+from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
 from rmt.segments import num_segments, segment_index
@@ -53,6 +55,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "assets" / "bench"  # rmt.bench results: the measured time beside the FLOP chart
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "rmt-minilm-babi"
 DEFAULT_BASELINE = ROOT / "checkpoints" / "baseline-no-memory"
+# Served beside the default where it exists: far better at Reasoning, a little worse at keeping
+# Memorize and Detect facts over 1,024 segments. "auto" lets evaluation pick per haystack.
+REASONING_CHECKPOINT = ROOT / "checkpoints" / "rmt-minilm-reasoning"
+AUTO = "auto"
 PREVIEW_CONTEXT = 280  # characters shown on each side of a fact
 # Measured by `python -m rmt.cuts` over the Detect runs without the book's room sentences (1,024 segments,
 # 128 haystacks; 2M tokens, 32): the only misses were haystacks whose fact a segment boundary cut.
@@ -64,6 +70,62 @@ FLOP_PRESETS = ("minilm-l6", "bert-base", "opt-125m", "opt-1.3b", "opt-6.7b", "o
 
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+log = logging.getLogger(__name__)
+
+
+def checkpoint_table(path: str, file_name: str) -> dict | None:
+    """A measured table shipped beside a checkpoint (``eval.json``, ``misses.json``, ...), if there is one."""
+    try:
+        file = resolve_checkpoint(path) / file_name
+    except Exception:  # a Hub id that is not cached: no table, never a crash
+        return None
+    return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+
+
+@dataclass
+class ServedModel:
+    """A checkpoint the app runs, with the tables measured on it (read once: every preview quotes them)."""
+
+    name: str
+    path: str
+    model: RecurrentMemoryTransformer
+    evals: dict  # eval.json: {"tasks": {task: {"points": [...]}}}
+    no_rooms_evals: dict  # the same on the book without its room sentences (no_rooms.json)
+    people_evals: list[dict]  # names.json: Detect with other people's facts
+    miss_counts: dict  # misses.json (rmt.misses --summary)
+
+    @classmethod
+    def load(cls, path: str, device: torch.device) -> ServedModel:
+        return cls(
+            name=Path(path.rstrip("/")).name,
+            path=path,
+            model=prepare_for_inference(load_checkpoint(path), device),
+            evals=checkpoint_table(path, "eval.json") or {},
+            no_rooms_evals=checkpoint_table(path, "no_rooms.json") or {},
+            people_evals=checkpoint_table(path, "names.json") or [],
+            miss_counts=checkpoint_table(path, "misses.json") or {},
+        )
+
+    def points(self, task: str, noise: str = "valid") -> list[dict]:
+        """Measured points for ``task``, each naming its book; on the book without its room
+        sentences that table's points come first, so a tie of lengths goes to them."""
+        whole = self.evals.get("tasks", {}).get(task, {}).get("points", [])
+        points = [p | {"book": "held-out book"} for p in whole]
+        if noise == VALID_NO_ROOMS:
+            no_rooms = self.no_rooms_evals.get("tasks", {}).get(task, {}).get("points", [])
+            points = [p | {"book": "held-out book without its room sentences"} for p in no_rooms] + points
+        return points
+
+
+def same_layout(a: RecurrentMemoryTransformer, b: RecurrentMemoryTransformer) -> bool:
+    """Whether two models read haystacks alike: the page's segments, classes and layer picker are shared."""
+
+    def layout(m: RecurrentMemoryTransformer) -> tuple:
+        c, bc = m.config, m.backbone.config
+        classes = tuple(c.class_names or ())
+        return (c.segment_size, c.num_mem_tokens, classes, bc.num_hidden_layers, bc.num_attention_heads)
+
+    return layout(a) == layout(b)
 
 
 def load_benchmarks(folder: Path) -> dict[str, tuple[list[int], list[float]]]:
@@ -101,6 +163,7 @@ class Entry:
 
     haystack: Haystack
     run: LiveRun | None = None
+    served: ServedModel | None = None  # the model that made ``run``: Continue and inspection use it
     stop: threading.Event = field(default_factory=threading.Event)
     running: bool = False
     superseded: bool = False  # stopped because the visitor moved on: no verdict is owed
@@ -143,33 +206,93 @@ def other_fact_verdict(hay: Haystack, answer: str) -> str | None:
     )
 
 
+def extra_checkpoints_from_env() -> list[str]:
+    """``RMT_EXTRA_CHECKPOINTS`` (comma-separated; empty serves the default alone), else the
+    shipped Reasoning checkpoint where it exists."""
+    value = os.environ.get("RMT_EXTRA_CHECKPOINTS")
+    if value is not None:
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(REASONING_CHECKPOINT)] if REASONING_CHECKPOINT.is_dir() else []
+
+
 class Explorer:
     def __init__(
-        self, checkpoint: str | None = None, baseline: str | None = None, device: str = "auto", max_entries: int = 64
+        self,
+        checkpoint: str | None = None,
+        baseline: str | None = None,
+        device: str = "auto",
+        max_entries: int = 64,
+        extra_checkpoints: list[str] | None = None,
     ) -> None:
         self.device = pick_device(device)
         self.checkpoint = str(checkpoint or os.environ.get("RMT_CHECKPOINT") or DEFAULT_CHECKPOINT)
-        self.model = prepare_for_inference(load_checkpoint(self.checkpoint), self.device)
+        default = ServedModel.load(self.checkpoint, self.device)
+        self.served: dict[str, ServedModel] = {default.name: default}  # the default first: it wins ties
+        for path in extra_checkpoints_from_env() if extra_checkpoints is None else extra_checkpoints:
+            if Path(path.rstrip("/")).name in self.served:
+                continue
+            extra = ServedModel.load(path, self.device)
+            if same_layout(extra.model, default.model):
+                self.served[extra.name] = extra
+            else:  # the page draws one segment layout and one set of answers for every model
+                log.warning("not serving %s: its segments, memory or classes differ from %s", path, default.name)
+        self.model = default.model  # the layout every served model shares (segments, memory, classes)
         self.tokenizer = load_checkpoint_tokenizer(self.checkpoint)
         baseline = baseline or os.environ.get("RMT_BASELINE") or DEFAULT_BASELINE
         self.baseline = (
             prepare_for_inference(load_checkpoint(baseline), self.device) if Path(baseline).exists() else None
         )
+        self.baseline_evals = checkpoint_table(str(baseline), "eval.json") or {}
         self.limits = Limits.from_env(self.device)
         self.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rmt-model")
-        if self.device.type == "cuda":  # capture the CUDA graph now, not during the first visitor's run
+        if self.device.type == "cuda":  # capture the CUDA graphs now, not during the first visitors' runs
             warm_up = np.zeros((1, 2 * self.model.config.text_per_segment), dtype=np.int32)
-            self.on_model_thread(classify_equal_length, self.model, warm_up)
+            for served in self.served.values():
+                self.on_model_thread(classify_equal_length, served.model, warm_up)
         self.entries: OrderedDict[str, Entry] = OrderedDict()
         self.max_entries = max_entries
         self.max_cached_tokens = 4 * self.limits.max_tokens  # ~9 bytes a token (ids + text): 72 MB on the CPU
         self.lock = threading.Lock()
         self.class_names = self.model.config.class_names or list(ROOMS)
-        self.evals = self.eval_tables()  # read once: every preview quotes the RMT's
-        self.people_evals: list[dict] = self.eval_tables("names.json").get("RMT", [])  # type: ignore[assignment]
-        self.no_rooms_evals: dict = self.eval_tables("no_rooms.json").get("RMT", {})
-        self.miss_counts: dict = self.eval_tables("misses.json").get("RMT", {})  # rmt.misses --summary
         self.benchmarks = load_benchmarks(BENCH_DIR)
+
+    # ----- models ----------------------------------------------------------------------------
+    def model_choices(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for the page: auto first, then every served checkpoint."""
+        return [("auto: the best measured for the task and length", AUTO)] + [(name, name) for name in self.served]
+
+    def served_model(self, choice: str | None, hay: Haystack) -> ServedModel:
+        """The checkpoint named by ``choice``; "auto" (or nothing) picks by evaluation for this haystack."""
+        choice = (choice or AUTO).strip()
+        if choice == AUTO:
+            return self.auto_model(hay)
+        if choice not in self.served:
+            raise ValueError(f"unknown model {choice!r}: use {', '.join([AUTO, *self.served])}")
+        return self.served[choice]
+
+    def auto_model(self, hay: Haystack) -> ServedModel:
+        """The served model that evaluation measured most accurate on this task near this length.
+
+        Models are compared at one length all of them were measured at, the nearest to the haystack's:
+        a point at 117,760 tokens says nothing against another model's at 2,000,000. A custom haystack
+        is read as the task it resembles: Reasoning if a fact states a direction, else Detect. A tie, or
+        a task no length of which all were measured at, goes to the default checkpoint.
+        """
+        task = hay.task
+        if task not in TASKS:
+            task = "reasoning" if any(relation_direction(f.text) for f in hay.facts) else "detect"
+        default = next(iter(self.served.values()))
+        measured = {name: served.points(task) for name, served in self.served.items()}  # the book all read
+        shared = set.intersection(*({p["tokens"] for p in points} for points in measured.values()))
+        if len(self.served) < 2 or not shared:
+            return default
+        tokens = nearest_point([{"tokens": t} for t in sorted(shared)], hay.num_tokens)["tokens"]
+        best, best_accuracy = default, -1.0
+        for name, points in measured.items():
+            accuracy = next(p["accuracy"] for p in points if p["tokens"] == tokens)
+            if accuracy > best_accuracy:
+                best, best_accuracy = self.served[name], accuracy
+        return best
 
     def on_model_thread(self, fn: Callable, *args):
         """Run ``fn(*args)`` on the one thread that does all model work, and wait for it.
@@ -267,7 +390,7 @@ class Explorer:
                 seed=seed,
                 noise=noise_source,
             )
-            if note := self.people_note(facts, hay.num_tokens):
+            if note := self.people_note(facts, hay.num_tokens, self.auto_model(hay)):
                 hay.notes.append(note)
         else:
             try:
@@ -325,6 +448,7 @@ class Explorer:
             "noise": hay.noise,
             "characters": len(hay.text),
             "notes": list(hay.notes),
+            "model": self.auto_model(hay).name,  # what a run with the model left at "auto" uses
             "measured_accuracy": self.measured_accuracy(hay.task, hay.num_tokens, hay.noise),
             "rooms_named": len(hay.room_mentions),  # sentences of the noise that name a room: see room_mentions
             "facts": [
@@ -360,30 +484,30 @@ class Explorer:
         measured = f" {CUT_DETECT_MEASURED}" if hay.task == "detect" else ""
         return where + ": the memory had to join the halves." + measured
 
-    def measured_accuracy(self, task: str, num_tokens: int, noise: str = "valid") -> str | None:
+    def measured_accuracy(
+        self, task: str, num_tokens: int, noise: str = "valid", models: list[ServedModel] | None = None
+    ) -> str | None:
         """What evaluation measured for this task at the nearest length, so a run is read against it.
 
-        One run is one sample: a right answer at 2M tokens is not proof, a wrong one not a bug. The
-        sentence says how often the shipped model was right on the held-out book at about this length.
-        On the book without its room sentences, that table's points come first (a tie goes to them),
-        and the sentence names which book a point was measured on.
+        One run is one sample: a right answer at 2M tokens is not proof, a wrong one not a bug. One
+        sentence per model (every served one unless ``models`` says) says how often it was right at
+        about this length, and on which book: the one without its room sentences has its own table.
         """
-        whole = self.evals.get("RMT", {}).get("tasks", {}).get(task, {}).get("points", [])
-        points = [p | {"book": "held-out book"} for p in whole]
-        if noise == VALID_NO_ROOMS:
-            no_rooms = self.no_rooms_evals.get("tasks", {}).get(task, {}).get("points", [])
-            points = [p | {"book": "held-out book without its room sentences"} for p in no_rooms] + points
-        if not points or num_tokens <= 0:
-            return None
-        point = nearest_point(points, num_tokens)
-        return (
-            f"In evaluation the shipped model answered {percent(point['accuracy'])} of {task} haystacks of "
-            f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, {point['book']}; "
-            f"chance is {1 / len(self.class_names):.0%})."
-            + (f" That point was measured {point['noise_note']}." if point.get("noise_note") else "")
-        )
+        sentences = []
+        for served in self.served.values() if models is None else models:
+            points = served.points(task, noise)
+            if not points or num_tokens <= 0:
+                continue
+            point = nearest_point(points, num_tokens)
+            sentences.append(
+                f"In evaluation {served.name} answered {percent(point['accuracy'])} of {task} haystacks of "
+                f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, {point['book']}"
+                + (f"; chance is {1 / len(self.class_names):.0%})." if not sentences else ").")
+                + (f" That point was measured {point['noise_note']}." if point.get("noise_note") else "")
+            )
+        return " ".join(sentences) or None
 
-    def direction_note(self, hay: Haystack) -> str | None:
+    def direction_note(self, hay: Haystack, served: ServedModel) -> str | None:
         """How often evaluation got Reasoning right when the asked fact stated this direction.
 
         The shipped model reads the facts out of memory by their direction, not by the question's:
@@ -394,7 +518,7 @@ class Explorer:
             return None
         asked = asked_fact(hay)
         direction = relation_direction(asked.text) if asked else None
-        rows = complete_reasoning_rows(self.miss_counts)
+        rows = complete_reasoning_rows(served.miss_counts)
         if direction is None or not rows:
             return None
         row = nearest_point(rows, hay.num_tokens)
@@ -412,11 +536,11 @@ class Explorer:
         lopsided = max(rates) - min(rates) >= 0.3
         why = ": it reads the facts out of memory by their direction more than by the question's (see About)"
         return (
-            f"Asked for the room **{direction}** of another, this model was right {right(direction)} times "
+            f"Asked for the room **{direction}** of another, {served.name} was right {right(direction)} times "
             f"in evaluation at {row['tokens']:,} tokens ({others}){why if lopsided else ''}."
         )
 
-    def people_note(self, facts: list[str], num_tokens: int) -> str | None:
+    def people_note(self, facts: list[str], num_tokens: int, served: ServedModel) -> str | None:
         """Facts about several people: how often the model kept them apart in evaluation.
 
         A model that only ever saw one person a haystack answers the room it read last, whoever it
@@ -426,17 +550,17 @@ class Explorer:
         if len(people) < 2:
             return None
         others = min(len(people), len(NAMES)) - 1
-        rows = [r for r in self.people_evals if r.get("task") == "detect" and r.get("other_people") == others]
+        rows = [r for r in served.people_evals if r.get("task") == "detect" and r.get("other_people") == others]
         if not rows or not rows[0].get("points"):
             return (
-                f"The facts are about {len(people)} people. This model was never measured keeping people apart: "
-                "it may answer the room it read last, whoever it belongs to."
+                f"The facts are about {len(people)} people. {served.name} was never measured keeping people "
+                "apart: it may answer the room it read last, whoever it belongs to."
             )
         point = nearest_point(rows[0]["points"], num_tokens)
         note = (
-            f"The facts are about {len(people)} people. In evaluation this model answered {percent(point['accuracy'])} "
-            f"of Detect haystacks holding {others + 1} people's facts right ({point['correct']} of "
-            f"{point['samples']} at {point['tokens']:,} tokens, held-out book)."
+            f"The facts are about {len(people)} people. In evaluation {served.name} answered "
+            f"{percent(point['accuracy'])} of Detect haystacks holding {others + 1} people's facts right "
+            f"({point['correct']} of {point['samples']} at {point['tokens']:,} tokens, held-out book)."
         )
         if split := order_split(point):
             last, earlier = split
@@ -524,7 +648,7 @@ class Explorer:
             return "**stopped** before it started: it will not run."
         entry.stop.set()
         self.wait_until_over(entry, wait)
-        return self.status(entry.run) if entry.run is not None else "**stopped** before its first segment"
+        return self.status(entry) if entry.run is not None else "**stopped** before its first segment"
 
     @staticmethod
     def wait_until_over(entry: Entry, wait: float) -> None:
@@ -551,13 +675,18 @@ class Explorer:
         if entry is not None:
             entry.requested_at = time.monotonic()
 
-    def run(self, hay_id: str | None, min_interval: float = 0.25, resume: bool = False) -> Iterator[RunView]:
-        """Run the RMT over the haystack, yielding a view at most every ``min_interval`` seconds.
+    def run(
+        self, hay_id: str | None, min_interval: float = 0.25, resume: bool = False, model: str | None = AUTO
+    ) -> Iterator[RunView]:
+        """Run ``model`` (a served checkpoint's name, or "auto") over the haystack, yielding a view at
+        most every ``min_interval`` seconds.
 
         The loop itself does one step per segment; throttling only decides what the page sees.
-        ``resume`` continues the haystack's stopped run from the segment it stopped at.
+        ``resume`` continues the haystack's stopped run from the segment it stopped at, with the
+        model that started it: a memory is only readable by the model that wrote it.
         """
         entry = self.entry(hay_id)
+        served = None if resume else self.served_model(model, entry.haystack)  # a bad name fails before anything
         requested_at, entry.requested_at = entry.requested_at, None
         if requested_at is not None and entry.stop_asked_at > requested_at:
             yield RunView(
@@ -572,6 +701,8 @@ class Explorer:
         entry.stop.clear()
         entry.superseded = False
         entry.running = True
+        if served is not None:
+            entry.run, entry.served = None, served
         try:
             yield from self.run_entry(entry, min_interval, stopped if resume else None)
         finally:
@@ -586,13 +717,14 @@ class Explorer:
         probe_every = max(1, total // 400)  # at most ~400 live answers: each costs a short extra pass
         last_shown, interval = 0.0, min_interval
         run = None
-        steps = live_run(self.model, hay.token_ids, hay.question_ids, probe_every, entry.stop, resume=resume)
+        model = entry.served.model
+        steps = live_run(model, hay.token_ids, hay.question_ids, probe_every, entry.stop, resume=resume)
         while (step := self.on_model_thread(next, steps, None)) is not None:
             run = entry.run = step
             now = time.perf_counter()
             if now - last_shown >= interval and len(run.records) < total:
                 last_shown = now
-                view = RunView(self.status(run), self.answer_figure(run, fact_segments, hay), num_segments=total)
+                view = RunView(self.status(entry), self.answer_figure(run, fact_segments, hay), num_segments=total)
                 # A figure costs ~50 ms to build and as much to send: on a long CPU run, updating every
                 # 0.25 s took a third of the time. Updates slow down so they take ~5% of it at most.
                 interval = max(min_interval, 20 * (time.perf_counter() - now))
@@ -603,7 +735,8 @@ class Explorer:
         if not entry.superseded:
             yield self.final_view(entry, fact_segments, question_segment)
 
-    def status(self, run: LiveRun) -> str:
+    def status(self, entry: Entry) -> str:
+        run, served = entry.run, entry.served
         done = len(run.records)
         seconds = run.seconds[-1] if run.seconds else 0.0
         tokens = run.records[-1].token_end if run.records else 0
@@ -614,8 +747,8 @@ class Explorer:
             left = f" · about {format_duration((run.num_tokens - tokens) / rate)} left"
         return (
             f"**{state}** · segment {done:,} of {run.num_segments:,} · {tokens:,} tokens · "
-            f"{rate:,.0f} tokens/s · {seconds:.1f} s{left} · {self.device.type} "
-            f"{str(self.model.dtype).removeprefix('torch.')}"
+            f"{rate:,.0f} tokens/s · {seconds:.1f} s{left} · {served.name} · {self.device.type} "
+            f"{str(served.model.dtype).removeprefix('torch.')}"
         )
 
     def answer_figure(self, run: LiveRun, fact_segments: list[int], hay: Haystack) -> go.Figure:
@@ -653,7 +786,7 @@ class Explorer:
         )
         time_fig = plots.time_figure([r.token_end for r in run.records], run.seconds, self.benchmarks)
         return RunView(
-            self.status(run),
+            self.status(entry),
             self.answer_figure(run, fact_segments, hay),
             change_fig,
             memory_fig,
@@ -666,7 +799,7 @@ class Explorer:
         )
 
     def verdict(self, entry: Entry) -> str:
-        run, hay = entry.run, entry.haystack
+        run, hay, served = entry.run, entry.haystack, entry.served
         if run.stopped or run.final_probabilities is None:
             return (
                 f"Stopped after {len(run.records):,} of {run.num_segments:,} segments: no final answer yet. "
@@ -675,15 +808,17 @@ class Explorer:
         probs = run.final_probabilities
         best = int(np.argmax(probs))
         answer = self.class_names[best]
-        lines = [f"### RMT answers **{answer}** ({percent(probs[best])})"]
+        lines = [f"### RMT answers **{answer}** ({percent(probs[best])}) · `{served.name}`"]
         if hay.answer:
             lines.append("**Correct.**" if answer == hay.answer else f"**Wrong**: the facts say **{hay.answer}**")
             if line := other_fact_verdict(hay, answer) or self.room_mentions_verdict(hay, run, answer):
                 lines.append(line)
             if line := self.cut_verdict(hay, answer == hay.answer):
                 lines.append(line)
-            if line := self.direction_note(hay):
+            if line := self.direction_note(hay, served):
                 lines.append(line)
+        if line := self.measured_accuracy(hay.task, hay.num_tokens, hay.noise, [served]):
+            lines.append(line + " One run is one sample.")
         if self.baseline is not None:
             window = self.baseline.config.text_per_segment
             ids = hay.token_ids[None, -window:] if hay.num_tokens > window else hay.token_ids[None]
@@ -753,7 +888,8 @@ class Explorer:
         layer = int(layer) - 1
         if not 0 <= layer < layers:
             raise ValueError(f"layer must be between 1 and {layers}")
-        ids, attentions, _ = self.on_model_thread(inspect_segment, self.model, hay.token_ids, run, index, [layer])
+        model = entry.served.model  # the memory stored by the run is only readable by the model that wrote it
+        ids, attentions, _ = self.on_model_thread(inspect_segment, model, hay.token_ids, run, index, [layer])
         att = attentions[layer]  # [heads, L, L]
         heads = att.shape[0]
         if str(head).lower().startswith("mean"):
@@ -830,16 +966,10 @@ class Explorer:
         return plots.flops_figure(curves, tokens, text)
 
     def eval_tables(self, file_name: str = "eval.json") -> dict[str, dict]:
-        """A measured table shipped beside each checkpoint (RMT, then the baseline), where it exists."""
-        tables = {}
-        for name, path in (("RMT", self.checkpoint), ("no memory", str(DEFAULT_BASELINE))):
-            try:
-                file = resolve_checkpoint(path) / file_name
-            except Exception:
-                continue
-            if file.is_file():
-                tables[name] = json.loads(file.read_text(encoding="utf-8"))
-        return tables
+        """A measured table shipped beside each served checkpoint, then the baseline's, where it exists."""
+        tables = {name: checkpoint_table(served.path, file_name) for name, served in self.served.items()}
+        tables["no memory"] = checkpoint_table(str(DEFAULT_BASELINE), file_name)
+        return {name: table for name, table in tables.items() if table}
 
     def needle_figure(self) -> go.Figure | None:
         """The needle map from the checkpoints' ``needle.json`` (``rmt.evaluate --depths``); None if not shipped."""
@@ -850,22 +980,27 @@ class Explorer:
         return plots.needle_figure(maps, self.model.config.text_per_segment, task) if maps else None
 
     def accuracy_figure(self) -> go.Figure:
+        """Every served checkpoint's accuracy against length, the baseline's dashed, on the held-out book."""
         series, older = {}, {}
-        for model_name, table in self.evals.items():
+        tables = {name: served.evals for name, served in self.served.items()} | {"no memory": self.baseline_evals}
+        for model_name, table in tables.items():
             for task, result in table.get("tasks", {}).items():
                 points = sorted(result["points"], key=lambda p: p["tokens"])
                 for target, keep in ((series, False), (older, True)):
                     if chosen := [p for p in points if bool(p.get("noise_note")) == keep]:
                         target[f"{model_name}: {task}"] = chosen
         without_rooms = {
-            f"RMT: {task}": sorted(result["points"], key=lambda p: p["tokens"])
-            for task, result in self.no_rooms_evals.get("tasks", {}).items()
+            f"{name}: {task}": sorted(result["points"], key=lambda p: p["tokens"])
+            for name, served in self.served.items()
+            for task, result in served.no_rooms_evals.get("tasks", {}).items()
         }
         return plots.accuracy_figure(series, chance=1 / len(self.class_names), older=older, without_rooms=without_rooms)
 
-    def model_card(self) -> str:
+    def model_card(self, name: str | None = None) -> str:
+        """The model card of a served checkpoint (the default one unless ``name`` says)."""
+        served = self.served[name] if name else next(iter(self.served.values()))
         try:
-            card = resolve_checkpoint(self.checkpoint) / "README.md"
+            card = resolve_checkpoint(served.path) / "README.md"
             text = card.read_text(encoding="utf-8") if card.is_file() else "(no model card)"
         except Exception as error:  # shown in the page, never fatal
             text = f"(model card unavailable: {error})"
@@ -877,7 +1012,7 @@ class Explorer:
         name = hardware_name(self.device) if self.device.type == "cuda" else f"CPU ({hardware_name(self.device)})"
         dtype = str(inference_dtype(self.device)).removeprefix("torch.")
         return (
-            f"Device: **{name}** · dtype **{dtype}** · checkpoint `{Path(self.checkpoint).name}` · "
+            f"Device: **{name}** · dtype **{dtype}** · checkpoints {', '.join(f'`{n}`' for n in self.served)} · "
             f"limits: {self.limits.max_tokens:,} tokens per run, {self.limits.max_paste_chars:,} pasted characters"
         )
 

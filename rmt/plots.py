@@ -424,6 +424,9 @@ def accuracy_trace(name: str, points: Sequence[dict], **style) -> go.Scatter:
     )
 
 
+MODEL_DASHES = ("solid", "dot", "dashdot", "longdashdot")  # accuracy lines: one per checkpoint, "dash" is no memory
+
+
 def accuracy_figure(
     series: dict[str, Sequence[dict]],
     chance: float | None = None,
@@ -432,6 +435,8 @@ def accuracy_figure(
 ) -> go.Figure:
     """Accuracy against input length, one line per model and task, from the eval tables' points.
 
+    Series are named "model: task". A task keeps its colour across models and a model its line
+    style (the first solid, "no memory" dashed), so two checkpoints on one task read side by side.
     ``older`` points were measured on an earlier version of the noise book (see ``eval.json``'s
     ``noise_note``): drawn as open markers off the lines, so they are shown but never read as current.
     ``without_rooms`` points read the same book without its room-naming sentences (``no_rooms.json``):
@@ -440,9 +445,13 @@ def accuracy_figure(
     fig = go.Figure()
     older, without_rooms = older or {}, without_rooms or {}
     names = list(dict.fromkeys([*series, *older, *without_rooms]))
-    color = {name: qualitative.Plotly[i % len(qualitative.Plotly)] for i, name in enumerate(names)}
+    tasks = list(dict.fromkeys(name.rpartition(": ")[2] for name in names))
+    palette = qualitative.Plotly
+    color = {name: palette[tasks.index(name.rpartition(": ")[2]) % len(palette)] for name in names}
+    models = list(dict.fromkeys(name.rpartition(": ")[0] for name in series if "no memory" not in name))
     for name, points in series.items():
-        dash = "dash" if "no memory" in name else "solid"
+        model = name.rpartition(": ")[0]
+        dash = "dash" if "no memory" in name else MODEL_DASHES[models.index(model) % len(MODEL_DASHES)]
         fig.add_trace(accuracy_trace(name, points, mode="lines+markers", line={"dash": dash, "color": color[name]}))
     for name, points in older.items():
         marker = {"symbol": "circle-open", "size": 10, "color": color[name]}  # same colour as its line

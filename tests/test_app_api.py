@@ -95,6 +95,16 @@ def test_stop_ends_a_long_run_and_frees_the_cpu(client, app_url) -> None:
     assert client.submit(hay_id, api_name="/run").result()
 
 
+def test_run_takes_a_model_by_name_and_auto_by_default(client) -> None:
+    """A script can compare both served checkpoints on one haystack; left out, the model is auto."""
+    hay_id, _, summary, _ = generate(client, task="reasoning", tokens="920", seed=4)
+    assert summary["model"] == "rmt-minilm-reasoning"
+    auto = client.submit(hay_id, api_name="/run").result()
+    named = client.submit(hay_id, "rmt-minilm-babi", api_name="/run").result()
+    assert "· rmt-minilm-reasoning ·" in auto[0] and "`rmt-minilm-reasoning`" in auto[5]
+    assert "· rmt-minilm-babi ·" in named[0] and "`rmt-minilm-babi`" in named[5]
+
+
 def test_inspect_and_flops(client) -> None:
     hay_id, _, summary, _ = generate(client, task="detect", tokens="1000", seed=5)
     client.submit(hay_id, api_name="/run").result()

@@ -56,7 +56,8 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         expect(needle).to_be_visible(timeout=30_000)
         assert needle.locator(".heatmaplayer").count() == 2
         accuracy = page.locator(".js-plotly-plot", has_text="Accuracy against length")
-        expect(accuracy).to_contain_text("RMT: memorize, book without its room sentences")  # the stars
+        expect(accuracy).to_contain_text("rmt-minilm-babi: memorize, book without its room sentences")  # stars
+        expect(accuracy).to_contain_text("rmt-minilm-reasoning: reasoning")  # both served checkpoints
         page.get_by_role("tab", name="Haystack & run").click()  # a new haystack: the old verdict must go
         page.get_by_label("Seed", exact=False).fill("7")
         page.get_by_role("button", name="Generate haystack").click()
@@ -148,3 +149,27 @@ def segment_shown(page) -> int:
     import re
 
     return int(re.search(r"segment ([\d,]+) of", page.locator("#status").inner_text()).group(1).replace(",", ""))
+
+
+@needs_chromium
+def test_the_model_choice_runs_either_checkpoint_on_one_haystack(app_url) -> None:
+    """A scene sets the checkpoint it is about; the visitor can then run the other one on the same haystack."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.goto(app_url[0])
+            page.get_by_role("button", name="▶ Reasoning reads the other fact · 920 tokens").click()
+            verdict = page.locator("#verdict")
+            expect(verdict).to_contain_text("another fact's room", timeout=120_000)
+            expect(verdict).to_contain_text("rmt-minilm-babi")
+            expect(page.get_by_role("radio", name="rmt-minilm-babi")).to_be_checked()
+            page.get_by_role("radio", name="rmt-minilm-reasoning").check()
+            page.get_by_role("button", name="Run RMT").click()
+            expect(page.locator("#status")).to_contain_text("done · segment 8 of 8 · 920 tokens", timeout=120_000)
+            expect(page.locator("#status")).to_contain_text("rmt-minilm-reasoning")
+            expect(verdict).to_contain_text("rmt-minilm-reasoning answered")
+        finally:
+            browser.close()

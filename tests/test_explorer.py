@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import threading
 
+import numpy as np
 import pytest
+from conftest import tiny_model
 
-from rmt.checkpoint import resolve_checkpoint
+from rmt.checkpoint import resolve_checkpoint, save_checkpoint
 from rmt.explorer import ROOT, Explorer, other_fact_verdict
+from rmt.inference import inspect_segment
 from rmt.segments import segment_bounds
 from rmt.tasks import ROOMS, rooms_named
 
@@ -18,8 +21,8 @@ def explorer() -> Explorer:
     return Explorer(device="cpu")
 
 
-def final_view(explorer: Explorer, hay_id: str):
-    *_, last = explorer.run(hay_id)
+def final_view(explorer: Explorer, hay_id: str, model: str = "auto"):
+    *_, last = explorer.run(hay_id, model=model)
     return last
 
 
@@ -91,6 +94,7 @@ def test_a_stop_before_the_first_segment_is_a_stopped_run_not_an_error(explorer)
     hay_id, *_ = explorer.generate("memorize", 500, seed=5)
     entry = explorer.entry(hay_id)
     entry.stop.set()
+    entry.served = explorer.served["rmt-minilm-babi"]  # as `run` sets it
     *_, view = explorer.run_entry(entry, 0.0)
     assert view.done and "stopped · segment 0 of 5" in view.status.replace("**", "")
     assert view.verdict.startswith("Stopped after 0 of 5 segments")
@@ -175,7 +179,7 @@ def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explo
     assert "(200 of 200, held-out book;" in short["measured_accuracy"]  # 1,840 tokens, measured on the whole book
     stars = [t for t in explorer.accuracy_figure().data if t.marker.symbol == "star"]
     assert sorted(t.name for t in stars) == [
-        f"RMT: {task}, book without its room sentences" for task in sorted(shipped)
+        f"rmt-minilm-babi: {task}, book without its room sentences" for task in sorted(shipped)
     ]
 
 
@@ -211,11 +215,12 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(expl
 
 
 def test_a_wrong_reasoning_answer_that_is_the_other_facts_room_quotes_that_fact(explorer) -> None:
-    """The app's scene for Reasoning's commonest miss: the memory held a fact, the question read the wrong one."""
+    """The app's scene for rmt-minilm-babi's commonest Reasoning miss: the memory held a fact, the
+    question read the wrong one."""
     hay_id, _, summary = explorer.generate("reasoning", 920, seed=4)
     hay = explorer.entry(hay_id).haystack
-    verdict = final_view(explorer, hay_id).verdict
-    answer = verdict.split("**")[1]  # "### RMT answers **garden** (81%)"
+    verdict = final_view(explorer, hay_id, "rmt-minilm-babi").verdict
+    answer = verdict.split("**")[1]  # "### RMT answers **garden** (81%) · `rmt-minilm-babi`"
     (other,) = [f.text for f in hay.facts if answer in rooms_named(f.text)]
     assert answer != summary["answer"] and summary["answer"] not in rooms_named(other)
     assert "another fact's room" in verdict and other.rstrip(".") in verdict.replace("\\", "")
@@ -243,9 +248,78 @@ def test_a_reasoning_verdict_quotes_how_often_its_asked_direction_was_right(expl
     rows = json.loads((resolve_checkpoint(explorer.checkpoint) / "misses.json").read_text())["rows"]
     row = min(rows, key=lambda r: abs(r["tokens"] - 920))
     group = row["splits"]["asked_direction"][direction]
-    note = explorer.direction_note(hay)
-    assert f"room **{direction}** of another" in note
+    babi = explorer.served["rmt-minilm-babi"]
+    note = explorer.direction_note(hay, babi)
+    assert f"room **{direction}** of another, rmt-minilm-babi was" in note
     assert f"right {group['samples'] - group['misses_listed']} of {group['samples']} times" in note
-    assert note in final_view(explorer, hay_id).verdict
+    assert note in final_view(explorer, hay_id, "rmt-minilm-babi").verdict
     memorize_id, *_ = explorer.generate("memorize", 920, seed=4)
-    assert explorer.direction_note(explorer.entry(memorize_id).haystack) is None
+    assert explorer.direction_note(explorer.entry(memorize_id).haystack, babi) is None
+
+
+def shipped_point(checkpoint: str, task: str, tokens: int) -> dict:
+    points = json.loads((ROOT / "checkpoints" / checkpoint / "eval.json").read_text())["tasks"][task]["points"]
+    return next(p for p in points if p["tokens"] == tokens)
+
+
+def test_auto_runs_the_checkpoint_evaluation_measured_best_and_a_named_one_on_request(explorer) -> None:
+    """Reasoning goes to rmt-minilm-reasoning, Memorize to rmt-minilm-babi, by their shipped tables;
+    a checkpoint named by the visitor runs instead, and the verdict says which answered."""
+    assert list(explorer.served) == ["rmt-minilm-babi", "rmt-minilm-reasoning"]
+    babi, reasoning = (shipped_point(c, "reasoning", 920) for c in ("rmt-minilm-babi", "rmt-minilm-reasoning"))
+    assert reasoning["accuracy"] > babi["accuracy"]
+    hay_id, preview, summary = explorer.generate("reasoning", 920, seed=4)
+    assert summary["model"] == "rmt-minilm-reasoning"
+    for name, point in (("rmt-minilm-babi", babi), ("rmt-minilm-reasoning", reasoning)):  # both quoted
+        assert f"{name} answered" in summary["measured_accuracy"] and f"({point['correct']} of 200" in preview
+    auto = final_view(explorer, hay_id)
+    assert "· rmt-minilm-reasoning ·" in auto.status and "`rmt-minilm-reasoning`" in auto.verdict
+    assert f"({reasoning['correct']} of 200, held-out book; chance is 17%). One run is one sample." in auto.verdict
+    named = final_view(explorer, hay_id, "rmt-minilm-babi")
+    assert "· rmt-minilm-babi ·" in named.status and "`rmt-minilm-babi`" in named.verdict
+    assert "rmt-minilm-reasoning" not in named.verdict  # only the model that answered is quoted
+    # Memorize at 2M tokens: rmt-minilm-reasoning was never measured there, so the two are compared
+    # at the longest length both were (117,760 tokens), where rmt-minilm-babi kept more facts
+    assert not any(p["tokens"] == 2_000_000 for p in explorer.served["rmt-minilm-reasoning"].points("memorize"))
+    long_memorize = [shipped_point(c, "memorize", 117_760) for c in ("rmt-minilm-babi", "rmt-minilm-reasoning")]
+    assert long_memorize[0]["accuracy"] > long_memorize[1]["accuracy"]
+    assert explorer.generate("memorize", 2_000_000, seed=0)[2]["model"] == "rmt-minilm-babi"
+    # a custom haystack whose facts state directions is read as Reasoning; one about a person as Detect
+    relations = "The kitchen is north of the garden.\nThe office is south of the garden."
+    custom = explorer.generate("custom", 500, facts_text=relations, question="What is north of the garden?")
+    assert custom[2]["model"] == "rmt-minilm-reasoning"
+    person = explorer.generate("custom", 500, facts_text="Mary went to the office.", question="Where is Mary?")
+    assert person[2]["model"] == "rmt-minilm-babi"
+    with pytest.raises(ValueError, match="unknown model 'bert': use auto, rmt-minilm-babi, rmt-minilm-reasoning"):
+        next(explorer.run(hay_id, model="bert"))
+    assert explorer.entry(hay_id).served.name == "rmt-minilm-babi"  # a refused run leaves the last one alone
+
+
+def test_continue_and_inspection_use_the_model_that_made_the_run(explorer) -> None:
+    """A memory is only readable by the model that wrote it: Continue goes on with it, and the attention
+    shown is that model's, whatever the page's model choice says now."""
+    hay_id, _, summary = explorer.generate("detect", 40 * explorer.model.config.text_per_segment, seed=8)
+    assert summary["model"] == "rmt-minilm-babi"
+    entry = explorer.entry(hay_id)
+    entry.stop = StopAfter(5)
+    *_, stopped = explorer.run(hay_id, min_interval=0.0, model="rmt-minilm-reasoning")
+    assert "stopped" in stopped.status and "rmt-minilm-reasoning" in stopped.status
+    *_, resumed = explorer.run(hay_id, resume=True, model="auto")  # the page's choice is not asked
+    assert resumed.done and "· rmt-minilm-reasoning ·" in resumed.status and "`rmt-minilm-reasoning`" in resumed.verdict
+    figure = explorer.inspect(hay_id, 3, 2, "mean")
+    run = explorer.entry(hay_id).run
+    for name, same in (("rmt-minilm-reasoning", True), ("rmt-minilm-babi", False)):
+        _, attentions, _ = inspect_segment(explorer.served[name].model, entry.haystack.token_ids, run, 2, [1])
+        rows = attentions[1].mean(0)[: 1 + explorer.model.config.num_mem_tokens].numpy()
+        assert np.allclose(figure.data[0].z, rows, atol=1e-3) == same, name
+
+
+def test_a_checkpoint_with_another_layout_is_not_served(tmp_path, caplog) -> None:
+    """The page draws one segment layout and one set of answers: a checkpoint that differs is left
+    out, and the log says so."""
+    other = save_checkpoint(tiny_model(segment_size=24), tmp_path / "tiny")
+    with caplog.at_level("WARNING"):
+        explorer = Explorer(device="cpu", extra_checkpoints=[str(other)])
+    assert list(explorer.served) == ["rmt-minilm-babi"]
+    assert f"not serving {other}" in caplog.text
+    assert [value for _, value in explorer.model_choices()] == ["auto", "rmt-minilm-babi"]

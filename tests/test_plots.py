@@ -186,3 +186,15 @@ def test_long_titles_wrap_to_fit_a_phone() -> None:
         fig.layout.title.text == wrapped
         and fig.layout.margin.t > plots.base_layout(plots.go.Figure(), "x").layout.margin.t
     )
+
+
+def test_accuracy_lines_keep_a_colour_per_task_and_a_line_style_per_checkpoint() -> None:
+    """Two checkpoints on one task read side by side: same colour, solid against dotted; no memory dashed."""
+    point = [measured(115, 200, 200)]
+    names = ["a: memorize", "a: reasoning", "b: memorize", "b: reasoning", "no memory: memorize"]
+    fig = plots.accuracy_figure({name: point for name in names}, without_rooms={"b: reasoning": point})
+    lines = {trace.name: trace for trace in fig.data}
+    assert lines["a: memorize"].line.color == lines["b: memorize"].line.color == lines["no memory: memorize"].line.color
+    assert lines["a: reasoning"].line.color == lines["b: reasoning"].line.color != lines["a: memorize"].line.color
+    assert [lines[n].line.dash for n in names] == ["solid", "solid", "dot", "dot", "dash"]
+    assert lines["b: reasoning, book without its room sentences"].marker.color == lines["a: reasoning"].line.color

@@ -199,7 +199,7 @@ def build() -> gr.Blocks:
                         explorer.model_choices(),
                         value=AUTO,
                         label="Model",
-                        info="auto: evaluation's best for the task and length (the summary's `model`)",
+                        info="the haystack summary's `model` is the checkpoint auto runs",
                         visible=len(explorer.served) > 1,
                     )
                     tokens = gr.Dropdown(

@@ -5,6 +5,7 @@ draws). Starts offline: no Hub or analytics call unless a Hub checkpoint id is c
 
     python app.py                       # http://127.0.0.1:7860
     RMT_CHECKPOINT=owner/repo python app.py   # a checkpoint from the Hub instead of ./checkpoints
+    RMT_EXTRA_CHECKPOINTS= python app.py      # serve the default alone (not rmt-minilm-reasoning beside it)
 """
 
 from __future__ import annotations

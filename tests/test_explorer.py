@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_model
 
 from rmt.checkpoint import resolve_checkpoint, save_checkpoint
-from rmt.explorer import ROOT, Explorer, other_fact_verdict
+from rmt.explorer import ROOT, Explorer, extra_checkpoints_from_env, other_fact_verdict
 from rmt.inference import inspect_segment
 from rmt.segments import segment_bounds
 from rmt.tasks import ROOMS, rooms_named
@@ -323,3 +323,13 @@ def test_a_checkpoint_with_another_layout_is_not_served(tmp_path, caplog) -> Non
     assert list(explorer.served) == ["rmt-minilm-babi"]
     assert f"not serving {other}" in caplog.text
     assert [value for _, value in explorer.model_choices()] == ["auto", "rmt-minilm-babi"]
+
+
+def test_extra_checkpoints_come_from_the_environment(monkeypatch) -> None:
+    """Unset: the shipped Reasoning checkpoint beside the default; empty: the default alone."""
+    monkeypatch.delenv("RMT_EXTRA_CHECKPOINTS", raising=False)
+    assert extra_checkpoints_from_env() == [str(ROOT / "checkpoints" / "rmt-minilm-reasoning")]
+    monkeypatch.setenv("RMT_EXTRA_CHECKPOINTS", "")
+    assert extra_checkpoints_from_env() == []
+    monkeypatch.setenv("RMT_EXTRA_CHECKPOINTS", " a/b , c ,")
+    assert extra_checkpoints_from_env() == ["a/b", "c"]

@@ -400,8 +400,9 @@ Reasoning verdict gives the rate for its own direction (the model card's "Reason
 A second checkpoint, `rmt-minilm-reasoning`, was trained to keep each direction's room in a memory
 slot of its own, where the question can find it: it reads by the question (all four directions 93-100%) and
 gets Reasoning right 85.5% of the time at 32 segments (`rmt-minilm-babi`: 44.5%) and 55.5% at 1,024 (against
-36.5%); over long noise it loses more Memorize and Detect facts (91% of each at 1,024 segments, against 94.5% and
-95%). The app serves both. The **Model** choice *auto* runs, for each haystack, the checkpoint that evaluation
+36.5%), but at 2,000,000 tokens no better (13 of 32 haystacks; `rmt-minilm-babi` 13 of the same 32); over long
+noise it loses more Memorize and Detect facts (89.5% and 88% at 1,024 segments, against 94.5% and 95%). The app
+serves both. The **Model** choice *auto* runs, for each haystack, the checkpoint that evaluation
 measured more accurate on its task at the nearest length (a custom haystack counts as Reasoning if a fact states a
 direction, else as Detect; a tie goes to `rmt-minilm-babi`): Reasoning gets `rmt-minilm-reasoning`, Memorize and
 Detect `rmt-minilm-babi`. Pick a checkpoint by name to compare both on one haystack; the verdict names the one

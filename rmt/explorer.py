@@ -82,6 +82,11 @@ def checkpoint_table(path: str, file_name: str) -> dict | None:
     return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
 
 
+def checkpoint_name(path: str) -> str:
+    """How the page and the API name a checkpoint: its folder (or Hub repo) name."""
+    return Path(path.rstrip("/")).name
+
+
 @dataclass
 class ServedModel:
     """A checkpoint the app runs, with the tables measured on it (read once: every preview quotes them)."""
@@ -97,7 +102,7 @@ class ServedModel:
     @classmethod
     def load(cls, path: str, device: torch.device) -> ServedModel:
         return cls(
-            name=Path(path.rstrip("/")).name,
+            name=checkpoint_name(path),
             path=path,
             model=prepare_for_inference(load_checkpoint(path), device),
             evals=checkpoint_table(path, "eval.json") or {},
@@ -229,7 +234,7 @@ class Explorer:
         default = ServedModel.load(self.checkpoint, self.device)
         self.served: dict[str, ServedModel] = {default.name: default}  # the default first: it wins ties
         for path in extra_checkpoints_from_env() if extra_checkpoints is None else extra_checkpoints:
-            if Path(path.rstrip("/")).name in self.served:
+            if checkpoint_name(path) in self.served:
                 continue
             extra = ServedModel.load(path, self.device)
             if same_layout(extra.model, default.model):
@@ -242,7 +247,8 @@ class Explorer:
         self.baseline = (
             prepare_for_inference(load_checkpoint(baseline), self.device) if Path(baseline).exists() else None
         )
-        self.baseline_evals = checkpoint_table(str(baseline), "eval.json") or {}
+        self.baseline_path = str(baseline)
+        self.baseline_evals = checkpoint_table(self.baseline_path, "eval.json") or {}
         self.limits = Limits.from_env(self.device)
         self.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rmt-model")
         if self.device.type == "cuda":  # capture the CUDA graphs now, not during the first visitors' runs
@@ -284,7 +290,7 @@ class Explorer:
         default = next(iter(self.served.values()))
         measured = {name: served.points(task) for name, served in self.served.items()}  # the book all read
         shared = set.intersection(*({p["tokens"] for p in points} for points in measured.values()))
-        if len(self.served) < 2 or not shared:
+        if not shared:
             return default
         tokens = nearest_point([{"tokens": t} for t in sorted(shared)], hay.num_tokens)["tokens"]
         best, best_accuracy = default, -1.0
@@ -968,7 +974,7 @@ class Explorer:
     def eval_tables(self, file_name: str = "eval.json") -> dict[str, dict]:
         """A measured table shipped beside each served checkpoint, then the baseline's, where it exists."""
         tables = {name: checkpoint_table(served.path, file_name) for name, served in self.served.items()}
-        tables["no memory"] = checkpoint_table(str(DEFAULT_BASELINE), file_name)
+        tables["no memory"] = checkpoint_table(self.baseline_path, file_name)
         return {name: table for name, table in tables.items() if table}
 
     def needle_figure(self) -> go.Figure | None:
@@ -996,11 +1002,10 @@ class Explorer:
         }
         return plots.accuracy_figure(series, chance=1 / len(self.class_names), older=older, without_rooms=without_rooms)
 
-    def model_card(self, name: str | None = None) -> str:
-        """The model card of a served checkpoint (the default one unless ``name`` says)."""
-        served = self.served[name] if name else next(iter(self.served.values()))
+    def model_card(self, name: str) -> str:
+        """The model card of the served checkpoint ``name``."""
         try:
-            card = resolve_checkpoint(served.path) / "README.md"
+            card = resolve_checkpoint(self.served[name].path) / "README.md"
             text = card.read_text(encoding="utf-8") if card.is_file() else "(no model card)"
         except Exception as error:  # shown in the page, never fatal
             text = f"(model card unavailable: {error})"

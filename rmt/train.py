@@ -27,7 +27,7 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_chec
 from rmt.data import make_batch, noise_tokens, parse_mix, task_list, with_noise_prefix
 from rmt.device import cpu_has_fast_bf16, pick_device
 from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
-from rmt.tasks import NAMES, OPPOSITE, ROOMS
+from rmt.tasks import NAMES, OPPOSITE, ROOMS, check_task
 
 
 def tiny_rmt(
@@ -60,6 +60,20 @@ def rows_by_chance(chance: float, rng, chosen: torch.Tensor, rest: torch.Tensor)
     """Row by row [B, M, H]: ``chosen``'s with ``chance`` (one draw of ``rng`` a row), else ``rest``'s."""
     picked = torch.tensor([rng.random() < chance for _ in range(len(chosen))], device=chosen.device)
     return torch.where(picked[:, None, None], chosen, rest)
+
+
+def fresh_unless_drifting(
+    start: torch.Tensor, fresh: torch.Tensor, row_tasks: list[str], drift_tasks: tuple[str, ...] | None
+) -> torch.Tensor:
+    """Rows [B, M, H] of tasks outside ``drift_tasks`` (None: all may drift) start from ``fresh``.
+
+    Memorize's fact is the first thing its memory reads; from a pooled memory it becomes a Detect
+    haystack, and the run no longer trains a fresh memory to hold a fact over long noise.
+    """
+    if drift_tasks is None:
+        return start
+    keep = torch.tensor([task in drift_tasks for task in row_tasks], device=start.device)
+    return torch.where(keep[:, None, None], start, fresh)
 
 
 def drift_memories(
@@ -264,7 +278,9 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             pool = drift_memories(model, pool, args.drift, args.drift_reset, tokenizer, drift_rng, args.noise, autocast)
             # A haystack starts from its row's pooled memory or from the initial one, which keeps its gradient.
             rows = len(batch.labels)
-            start = rows_by_chance(args.drift_share, drift_rng, pool[:rows], model.init_memory(rows))  # [B, M, H]
+            fresh = model.init_memory(rows)  # [B, M, H]
+            start = rows_by_chance(args.drift_share, drift_rng, pool[:rows], fresh)  # [B, M, H]
+            start = fresh_unless_drifting(start, fresh, batch.tasks, args.drift_tasks)
         with autocast():
             logits, memories = model.read(batch.token_ids, args.truncate_bptt, batch.question_starts, start)
         loss = answer_loss = loss_fn(logits.float(), torch.tensor(batch.labels, device=device))
@@ -375,6 +391,12 @@ def main(argv: list[str] | None = None) -> int:
         help="chance per step that a pooled memory starts again from the initial one (mean age: --drift / this)",
     )
     parser.add_argument("--drift-share", type=float, default=0.5, help="share of haystacks read from a pooled memory")
+    parser.add_argument(
+        "--drift-tasks",
+        type=lambda spec: tuple(check_task(t.strip()) for t in spec.split(",")),
+        default=None,
+        help="only these tasks' haystacks may start from a pooled memory, e.g. detect,reasoning (default: all)",
+    )
     parser.add_argument(
         "--drift-warmup",
         type=int,

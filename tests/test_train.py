@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rmt.checkpoint import load_checkpoint
+from rmt.model import RecurrentMemoryTransformer
 from rmt.train import main
 
 
@@ -263,3 +264,40 @@ def test_drift_warmup_reads_noise_before_the_first_step_only(tmp_path, monkeypat
     reads.clear()
     main(args)  # resumes at step 2 with its saved pool: no second warm-up
     assert len(reads) == 2
+
+
+def test_drift_tasks_keep_the_other_tasks_on_the_initial_memory(tmp_path, monkeypatch) -> None:
+    import rmt.train
+
+    starts, batches = [], []
+    real_read, real_make_batch = RecurrentMemoryTransformer.read, rmt.train.make_batch
+
+    def read(self, token_ids, truncate_bptt=None, question_starts=None, memory=None):
+        if self.training:  # a training step, not validation
+            starts.append((memory.detach().clone(), self.init_memory(len(token_ids)).detach().clone()))
+        return real_read(self, token_ids, truncate_bptt, question_starts, memory)
+
+    monkeypatch.setattr(RecurrentMemoryTransformer, "read", read)
+    record = lambda *a, **k: batches.append(real_make_batch(*a, **k)) or batches[-1]  # noqa: E731
+    monkeypatch.setattr(rmt.train, "make_batch", record)
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--tiny", "--segment-size", "48", "--stages", "2", "--batch-size", "8"]
+    args += ["--eval-every", "100", "--valid-samples", "4", "--eval-batch", "4", "--patience", "100"]
+    args += ["--tasks", "memorize,detect", "--mix", "memorize=0.5,detect=0.5", "--max-steps", "2"]
+    args += ["--drift", "2", "--drift-reset", "0.0", "--drift-share", "1.0", "--drift-tasks", "detect"]
+    main(args)
+    training = batches[1:]  # the first is validation's
+    assert len(starts) == len(training) == 2
+    tasks_seen = set()
+    for (start, fresh), batch in zip(starts, training, strict=True):
+        for row, task in enumerate(batch.tasks):
+            tasks_seen.add(task)
+            from_fresh = torch.equal(start[row], fresh[row])
+            assert from_fresh == (task == "memorize"), (row, task)
+    assert tasks_seen == {"memorize", "detect"}
+
+
+def test_unknown_drift_task_is_refused(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "run"), "--tiny", "--drift", "2", "--drift-tasks", "detect,sorting"])
+    assert "--drift-tasks" in capsys.readouterr().err

@@ -27,7 +27,7 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_chec
 from rmt.data import make_batch, noise_tokens, parse_mix, task_list, with_noise_prefix
 from rmt.device import cpu_has_fast_bf16, pick_device
 from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
-from rmt.tasks import NAMES, OPPOSITE, ROOMS, check_task
+from rmt.tasks import NAMES, OPPOSITE, ROOMS
 
 
 def tiny_rmt(
@@ -63,7 +63,7 @@ def rows_by_chance(chance: float, rng, chosen: torch.Tensor, rest: torch.Tensor)
 
 
 def fresh_unless_drifting(
-    start: torch.Tensor, fresh: torch.Tensor, row_tasks: list[str], drift_tasks: tuple[str, ...] | None
+    start: torch.Tensor, fresh: torch.Tensor, row_tasks: list[str], drift_tasks: list[str] | None
 ) -> torch.Tensor:
     """Rows [B, M, H] of tasks outside ``drift_tasks`` (None: all may drift) start from ``fresh``.
 
@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift-share", type=float, default=0.5, help="share of haystacks read from a pooled memory")
     parser.add_argument(
         "--drift-tasks",
-        type=lambda spec: tuple(check_task(t.strip()) for t in spec.split(",")),
+        type=task_list,
         default=None,
         help="only these tasks' haystacks may start from a pooled memory, e.g. detect,reasoning (default: all)",
     )

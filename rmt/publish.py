@@ -210,9 +210,9 @@ def no_rooms_section(pooled: dict) -> str:
         "The held-out book with the sentences that name one of the six rooms taken out (every other sentence "
         "kept, in order; `--noise valid-no-rooms`). On long haystacks such sentences are where the model "
         "loses a Memorize or Detect fact (it takes a room named without anyone moving for a fact); here "
-        "nothing names a room but the facts, so this measures how long the memory keeps them. Reasoning "
-        "loses its facts another way (it reads the wrong one), which this does not change. Runs at one "
-        "length are pooled.",
+        "nothing names a room but the facts, so this measures how long the memory keeps them. Where a row "
+        "matches the whole book's at its length (Reasoning, so far), the task's losses are not those "
+        "sentences. Runs at one length are pooled.",
         "",
         table(pooled),
         "",

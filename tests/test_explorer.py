@@ -167,8 +167,11 @@ def test_a_room_named_by_the_book_is_marked_and_quoted_in_the_verdict(explorer) 
 def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explorer) -> None:
     """That noise has its own measured table (``no_rooms.json``): the preview quotes it where it has a
     point near the length, the whole book's table elsewhere, and says which book each was."""
-    shipped = json.loads((ROOT / "checkpoints/rmt-minilm-babi/no_rooms.json").read_text())["tasks"]
-    point = next(p for p in shipped["memorize"]["points"] if p["tokens"] == 2_000_000)
+    tables = {  # each served checkpoint's shipped no_rooms.json
+        name: json.loads((ROOT / "checkpoints" / name / "no_rooms.json").read_text())["tasks"]
+        for name in explorer.served
+    }
+    point = next(p for p in tables["rmt-minilm-babi"]["memorize"]["points"] if p["tokens"] == 2_000_000)
     _, preview, summary = explorer.generate("memorize", 2_000_000, seed=0, noise_source="valid-no-rooms")
     expected = f"({point['correct']} of {point['samples']}, held-out book without its room sentences;"
     assert summary["rooms_named"] == 0 and expected in summary["measured_accuracy"] and expected in preview
@@ -178,10 +181,6 @@ def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explo
     short = explorer.generate("memorize", 2_000, seed=0, noise_source="valid-no-rooms")[2]
     assert "(200 of 200, held-out book;" in short["measured_accuracy"]  # 1,840 tokens, measured on the whole book
     stars = [t for t in explorer.accuracy_figure().data if t.marker.symbol == "star"]
-    tables = {
-        name: json.loads((ROOT / "checkpoints" / name / "no_rooms.json").read_text())["tasks"]
-        for name in explorer.served
-    }
     assert set(tables["rmt-minilm-reasoning"]) == {"reasoning"}  # each served checkpoint's own table is starred
     assert sorted(t.name for t in stars) == sorted(
         f"{name}: {task}, book without its room sentences" for name, tasks in tables.items() for task in tasks

@@ -54,6 +54,7 @@ def make_sample(
     other_people_prob: float = 0.0,
     asked: tuple[str, ...] = NAMES,
     room_noise_prob: float = 0.0,
+    planted_rooms: float = 0.0,
 ) -> tuple[Haystack, int | None]:
     """One haystack, and where its question starts if the question is to be a segment of its own.
 
@@ -64,8 +65,9 @@ def make_sample(
     With ``other_people_prob`` a Memorize or Detect haystack also holds facts about 1-3 other
     people, so the model must keep each room with its name. With ``room_noise_prob`` a haystack
     also holds 1-3 sentences of the noise's books that name a room, none of them a fact, so the
-    model must learn that only a person's move is one (both options draw from the rng only when
-    set, so older runs' batches stay the same).
+    model must learn that only a person's move is one; ``planted_rooms`` is the share of those that
+    are other sentences with a room planted in them (``rmt.room_sentences.plant_room``). Each option
+    draws from the rng only when set, so older runs' batches stay the same.
     """
     seed = rng.randrange(2**31)
     others = 0
@@ -73,7 +75,7 @@ def make_sample(
         others = rng.randint(1, len(NAMES) - 1)
     distractors: list[str] = []
     if room_noise_prob > 0 and rng.random() < room_noise_prob:
-        distractors = draw_room_sentences(noise, rng.randint(1, 3), rng)
+        distractors = draw_room_sentences(noise, rng.randint(1, 3), rng, planted_rooms)
     build = functools.partial(
         build_haystack,
         task,
@@ -131,6 +133,7 @@ def make_batch(
     asked: tuple[str, ...] = NAMES,
     ask_twice: bool = False,
     room_noise_prob: float = 0.0,
+    planted_rooms: float = 0.0,
 ) -> Batch:
     """``ask_twice`` puts each haystack in the batch twice, the second time asked about another of
     its facts: the same memory must then give two answers, which only reading the question can do."""
@@ -149,6 +152,7 @@ def make_batch(
             other_people_prob,
             asked,
             room_noise_prob,
+            planted_rooms,
         )
         samples.append((hay, question_start))
         if ask_twice and (again := ask_again(hay, tokenizer, rng, asked)) is not None:

@@ -21,14 +21,17 @@ from rmt.tasks import ROOM_WORD, ROOMS, room_named
 MAX_WORDS = 40  # a long sentence would take most of a 128-position segment
 
 
+def source_sentences(source: str) -> list[str]:
+    """The sentences of ``source`` (a noise source name or a text file)."""
+    if source in SPLITS:  # book by book, so no sentence runs across two books
+        return [s for book in SPLITS[source] for s in book_sentences(book)]
+    return text_sentences(source_text(source))
+
+
 @functools.lru_cache(maxsize=4)
 def room_sentences(source: str) -> tuple[str, ...]:
-    """Every sentence of ``source`` (a noise source name or a text file) that names a room, cut to MAX_WORDS words."""
-    if source in SPLITS:  # book by book, so no sentence runs across two books
-        sentences = [s for book in SPLITS[source] for s in book_sentences(book)]
-    else:
-        sentences = text_sentences(source_text(source))
-    return tuple(around_room(s) for s in sentences if room_named(s))
+    """Every sentence of ``source`` that names a room, cut to MAX_WORDS words."""
+    return tuple(around_room(s) for s in source_sentences(source) if room_named(s))
 
 
 def around_room(sentence: str) -> str:
@@ -38,11 +41,15 @@ def around_room(sentence: str) -> str:
     a cut haystack holds cut sentences anyway; the room word is what matters.
     """
     words = sentence.split()
+    return " ".join(words_around(words, next(i for i, w in enumerate(words) if ROOM_WORD.search(w))))
+
+
+def words_around(words: list[str], at: int) -> list[str]:
+    """At most MAX_WORDS of ``words``, centred on index ``at`` where they must be cut."""
     if len(words) <= MAX_WORDS:
-        return " ".join(words)
-    at = next(i for i, w in enumerate(words) if ROOM_WORD.search(w))
+        return words
     start = min(max(0, at - MAX_WORDS // 2), len(words) - MAX_WORDS)
-    return " ".join(words[start : start + MAX_WORDS])
+    return words[start : start + MAX_WORDS]
 
 
 def swap_room(sentence: str, room: str) -> str:
@@ -59,12 +66,81 @@ def swap_room(sentence: str, room: str) -> str:
     return ROOM_WORD.sub(replace, sentence)
 
 
-def draw_room_sentences(source: str, count: int, rng: random.Random) -> list[str]:
-    """``count`` room-naming sentences of ``source``, each naming a room drawn at random."""
+def draw_room_sentences(source: str, count: int, rng: random.Random, planted_share: float = 0.0) -> list[str]:
+    """``count`` room-naming sentences of ``source``, each naming a room drawn at random.
+
+    With ``planted_share`` each is, with that chance, one of the source's other sentences with a
+    room planted in it (``plant_room``): the books hold too few room sentences (Austen 152) for the
+    model to learn what makes one not a fact, and it can learn those few by heart.
+    """
     pool = room_sentences(source)
-    if not pool:
-        return []
-    return [swap_room(rng.choice(pool), rng.choice(ROOMS)) for _ in range(count)]
+    drawn: list[str] = []
+    for _ in range(count):
+        if planted_share > 0 and rng.random() < planted_share:  # no draw when off: older runs keep their batches
+            room = rng.choice(ROOMS)
+            drawn.append(plant_room(rng.choice(plain_sentences(source)), room, rng))
+        elif pool:
+            drawn.append(swap_room(rng.choice(pool), rng.choice(ROOMS)))
+    return drawn
+
+
+# Words after which a noun usually comes: "this office", "the kitchen", "her garden".
+DETERMINERS = frozenset(
+    (
+        "the",
+        "a",
+        "an",
+        "this",
+        "that",
+        "these",
+        "those",
+        "his",
+        "her",
+        "its",
+        "their",
+        "my",
+        "our",
+        "your",
+        "some",
+        "no",
+    ),
+)
+PLAIN_WORD = re.compile(r"^([a-z]+)(\W*)$")
+
+
+def room_slots(words: list[str]) -> list[int]:
+    """Indices of lower-case words that follow a determiner: where a room reads as a noun."""
+    return [i for i in range(1, len(words)) if words[i - 1].lower() in DETERMINERS and PLAIN_WORD.match(words[i])]
+
+
+@functools.lru_cache(maxsize=4)
+def plain_sentences(source: str) -> tuple[str, ...]:
+    """The sentences of ``source`` that name no room but have a word a room can replace, each cut
+    to MAX_WORDS words around the first such word."""
+    cut = []
+    for sentence in source_sentences(source):
+        words = sentence.split()
+        if not room_named(sentence) and (slots := room_slots(words)):
+            cut.append(" ".join(words_around(words, slots[0])))
+    return tuple(cut)
+
+
+def plant_room(sentence: str, room: str, rng: random.Random) -> str:
+    """The sentence with one noun after a determiner replaced by ``room`` (plural and punctuation kept).
+
+    "Her mother had died too long ago." -> "Her office had died too long ago.": a room in the
+    grammar of any sentence and never a person's move, as the held-out book's "this office is called
+    a sinecure" is. ``sentence`` must have such a word (``plain_sentences`` all do).
+    """
+    words = sentence.split()
+    at = rng.choice(room_slots(words))
+    word, tail = PLAIN_WORD.match(words[at]).groups()
+    plural = word.endswith("s") and not word.endswith("ss")
+    words[at] = room + ("s" if plural else "") + tail
+    if words[at - 1].lower() in ("a", "an"):  # "an office", "a kitchen": no tell-tale article
+        article = "an" if room[0] in "aeiou" else "a"
+        words[at - 1] = article.capitalize() if words[at - 1][0].isupper() else article
+    return " ".join(words)
 
 
 @functools.lru_cache(maxsize=4)

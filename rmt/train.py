@@ -271,6 +271,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             args.asked,
             args.ask_twice,
             args.room_noise,
+            args.planted_rooms,
         )
         start = None
         if pool is not None:
@@ -367,6 +368,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="share of samples (training and validation) that also hold 1-3 sentences of their noise's books "
         "naming a room, which are not facts",
+    )
+    parser.add_argument(
+        "--planted-rooms",
+        type=float,
+        default=0.0,
+        help="share of --room-noise's training sentences that are other sentences with a room planted in "
+        "them, so the model meets thousands of them, not the books' 152 (validation keeps the held-out book's)",
     )
     parser.add_argument(
         "--slot-loss",

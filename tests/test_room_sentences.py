@@ -11,7 +11,14 @@ from conftest import assert_facts_well_placed
 from rmt.data import make_sample
 from rmt.haystack import build_custom_haystack, build_haystack
 from rmt.noise import VALID_NO_ROOMS, book_sentences, load_corpus
-from rmt.room_sentences import MAX_WORDS, draw_room_sentences, room_sentences, swap_room
+from rmt.room_sentences import (
+    MAX_WORDS,
+    draw_room_sentences,
+    plain_sentences,
+    plant_room,
+    room_sentences,
+    swap_room,
+)
 from rmt.tasks import ROOMS, room_named
 
 
@@ -30,6 +37,28 @@ def test_swap_room_keeps_case_and_plural() -> None:
     )
     drawn = draw_room_sentences("valid", 60, random.Random(0))
     assert len(drawn) == 60 and {room_named(s) for s in drawn} == set(ROOMS)
+
+
+def test_plant_room_replaces_a_noun_after_a_determiner() -> None:
+    rng = random.Random(0)
+    assert plant_room("Her mother had died.", "office", rng) == "Her office had died."
+    assert plant_room("It was a fine morning, then.", "office", rng) == "It was an office morning, then."
+    assert plant_room("He met an old friend.", "garden", rng) == "He met a garden friend."
+    assert plant_room("All their horses ran.", "kitchen", rng) == "All their kitchens ran."
+    assert plant_room("Across the glass; she wept.", "hallway", rng) == "Across the hallway; she wept."
+
+
+def test_planted_sentences_are_other_sentences_of_the_same_books() -> None:
+    train, valid = plain_sentences("train"), plain_sentences("valid")
+    assert len(train) > 10 * len(room_sentences("train"))  # what planting is for: many more than the books give
+    assert len(set(train) & set(valid)) < 5 and not any(map(room_named, train))  # "Nor was this all." is in both
+    assert all(len(s.split()) <= MAX_WORDS for s in train)
+    drawn = draw_room_sentences("train", 200, random.Random(3), planted_share=1.0)
+    assert len(drawn) == 200 and {room_named(s) for s in drawn} == set(ROOMS)
+    assert not set(drawn) & set(room_sentences("train"))
+    # Off, every draw is one of the books' own room sentences, as before the option existed.
+    books = {swap_room(r, "garden") for r in room_sentences("train")}
+    assert all(swap_room(d, "garden") in books for d in draw_room_sentences("train", 20, random.Random(4), 0.0))
 
 
 def test_text_without_rooms_gives_no_distractors(tmp_path) -> None:
@@ -69,6 +98,11 @@ def test_training_samples_with_room_noise(tokenizer) -> None:
         ]
 
     assert min(draw(1.0)) >= 1
+    planted = [
+        make_sample("memorize", 3, 115, tokenizer, random.Random(i), "train", room_noise_prob=1.0, planted_rooms=1.0)[0]
+        for i in range(8)
+    ]
+    assert all(rooms_outside_facts(h) >= 1 for h in planted)
     assert sum(count > 0 for count in draw(0.0)) <= 2  # the books alone seldom name a room in 345 tokens
 
 

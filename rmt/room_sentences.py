@@ -85,26 +85,9 @@ def draw_room_sentences(source: str, count: int, rng: random.Random, planted_sha
 
 
 # Words after which a noun usually comes: "this office", "the kitchen", "her garden".
-DETERMINERS = frozenset(
-    (
-        "the",
-        "a",
-        "an",
-        "this",
-        "that",
-        "these",
-        "those",
-        "his",
-        "her",
-        "its",
-        "their",
-        "my",
-        "our",
-        "your",
-        "some",
-        "no",
-    ),
-)
+ARTICLES = ("the", "a", "an", "this", "that", "these", "those", "some", "no")
+POSSESSIVES = ("his", "her", "its", "their", "my", "our", "your")
+DETERMINERS = frozenset(ARTICLES + POSSESSIVES)
 PLAIN_WORD = re.compile(r"^([a-z]+)(\W*)$")
 
 

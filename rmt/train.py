@@ -26,6 +26,7 @@ from rmt.backbone import backbone_dir, load_tokenizer
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
 from rmt.data import make_batch, noise_tokens, parse_mix, task_list, with_noise_prefix
 from rmt.device import cpu_has_fast_bf16, pick_device
+from rmt.held_facts import HeldFacts, age_held_facts, empty_held_facts, held_accuracy, with_held_rows
 from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
 from rmt.tasks import NAMES, OPPOSITE, ROOMS
 
@@ -153,6 +154,7 @@ def save_state(
     tokenizer,
     head: nn.Linear | None = None,
     drift: torch.Tensor | None = None,
+    held: HeldFacts | None = None,
 ) -> None:
     """Model as a checkpoint, optimizer moments as safetensors, counters as JSON: no pickle."""
     tmp = folder.with_name(folder.name + ".tmp")
@@ -160,6 +162,9 @@ def save_state(
     save_checkpoint(model, tmp, tokenizer, dtype=torch.float32)
     if drift is not None:
         save_file({"memory": drift.detach().cpu().contiguous()}, str(tmp / "drift.safetensors"))
+    if held is not None:
+        save_file({"memory": held.memory.detach().cpu().contiguous()}, str(tmp / "held.safetensors"))
+        (tmp / "held.json").write_text(json.dumps(held.to_json()))
     if head is not None:
         save_file(
             {n: p.detach().cpu().contiguous() for n, p in head.state_dict().items()}, str(tmp / "slot_head.safetensors")
@@ -218,10 +223,14 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
     )
     meta = {"step": 0, "best": -1.0, "hits": 0, "stale": 0}
     pool = model.init_memory(args.batch_size).detach().float().clone() if args.drift else None  # [B, M, H]
+    held = empty_held_facts(model, args.held_rows) if args.held else None
     if last.exists():
         meta = load_state(last, model, optimizer, scheduler, head)
         if pool is not None and (last / "drift.safetensors").exists():
             pool = load_file(str(last / "drift.safetensors"), device=str(device))["memory"]
+        if held is not None and (last / "held.json").exists():
+            memory = load_file(str(last / "held.safetensors"), device=str(device))["memory"]
+            held = HeldFacts(memory, **json.loads((last / "held.json").read_text()))
     tasks = task_list(args.tasks)
     valid_rng = random.Random(f"valid:{stage}")
     valid = [
@@ -252,6 +261,10 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
         for round_index in range(args.drift_warmup):
             warm_rng = random.Random(f"{args.seed}:{stage}:warmup:{round_index}")
             pool = drift_memories(model, pool, args.drift, args.drift_reset, tokenizer, warm_rng, args.noise, autocast)
+    if held is not None and meta["step"] == 0:
+        for round_index in range(args.held_warmup):
+            warm_rng = random.Random(f"{args.seed}:{stage}:held-warmup:{round_index}")
+            held = age_held_facts(model, held, args.held, args.held_reset, tokenizer, warm_rng, args.noise, autocast)
     loss_fn = nn.CrossEntropyLoss()
     bar = tqdm(total=args.max_steps, initial=meta["step"], desc=f"stage {stage} seg", dynamic_ncols=True)
     while meta["step"] < args.max_steps:
@@ -282,6 +295,25 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             fresh = model.init_memory(rows)  # [B, M, H]
             start = rows_by_chance(args.drift_share, drift_rng, pool[:rows], fresh)  # [B, M, H]
             start = fresh_unless_drifting(start, fresh, batch.tasks, args.drift_tasks)
+        held_rows = 0
+        if held is not None:
+            held_rng = random.Random(f"{args.seed}:{stage}:{batch_index}:held")
+            held = age_held_facts(model, held, args.held, args.held_reset, tokenizer, held_rng, args.noise, autocast)
+            start = model.init_memory(len(batch.labels)) if start is None else start  # [B, M, H]
+            batch, start, held_rows = with_held_rows(
+                batch,
+                start,
+                held,
+                args.held_share,
+                stage,
+                text_len,
+                tokenizer,
+                held_rng,
+                args.noise,
+                args.question_alone,
+                args.room_noise,
+                args.planted_rooms,
+            )
         with autocast():
             logits, memories = model.read(batch.token_ids, args.truncate_bptt, batch.question_starts, start)
         loss = answer_loss = loss_fn(logits.float(), torch.tensor(batch.labels, device=device))
@@ -304,6 +336,10 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
         }
         if slots is not None:
             record["slot_loss"] = round(slots.item(), 4)
+        if held is not None:
+            record["held_rows"] = held_rows
+            record["held_accuracy"] = round(held_accuracy(model, held, autocast), 4)
+            record["held_mean_age"] = round(sum(held.ages) / len(held.ages), 1)
         stop = False
         if meta["step"] % args.eval_every == 0 or meta["step"] == args.max_steps:
             acc = validate(model, valid, device, autocast)
@@ -321,7 +357,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             stop = meta["hits"] >= 2 or meta["stale"] >= args.patience
         log(record)
         if stop or meta["step"] % args.save_every == 0 or meta["step"] == args.max_steps:
-            save_state(last, model, optimizer, scheduler, meta, tokenizer, head, pool)
+            save_state(last, model, optimizer, scheduler, meta, tokenizer, head, pool, held)
         if stop:
             break
     bar.close()
@@ -413,6 +449,28 @@ def main(argv: list[str] | None = None) -> int:
         "with old memories (not repeated on resume)",
     )
     parser.add_argument(
+        "--held",
+        type=int,
+        default=0,
+        help="segments of training noise that each of --held-rows pooled memories, each told a Memorize fact, "
+        "reads per step without gradient; --held-share of the Memorize haystacks are replaced by noise read from "
+        "one of them and asked its fact, so retention is trained at ages of thousands of segments (0: off)",
+    )
+    parser.add_argument("--held-rows", type=int, default=8, help="pooled memories that hold a fact (--held)")
+    parser.add_argument(
+        "--held-reset",
+        type=float,
+        default=1 / 32,
+        help="chance per step that a held memory starts again with a new fact (mean age: --held / this)",
+    )
+    parser.add_argument("--held-share", type=float, default=0.5, help="share of Memorize haystacks made held rows")
+    parser.add_argument(
+        "--held-warmup",
+        type=int,
+        default=0,
+        help="rounds of --held noise the held memories read before a stage's first step (not repeated on resume)",
+    )
+    parser.add_argument(
         "--valid-drift",
         type=int,
         default=0,
@@ -465,6 +523,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--drift-warmup is a number of rounds, 0 or more")
     if not (0 <= args.drift_reset <= 1 and 0 <= args.drift_share <= 1):
         parser.error("--drift-reset and --drift-share are chances, from 0 to 1")
+    if args.held < 0 or args.held_warmup < 0 or args.held_rows < 1:
+        parser.error("--held and --held-warmup are 0 or more, --held-rows 1 or more")
+    if not (0 <= args.held_reset <= 1 and 0 <= args.held_share <= 1):
+        parser.error("--held-reset and --held-share are chances, from 0 to 1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(args.device)

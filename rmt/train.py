@@ -527,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--held and --held-warmup are 0 or more, --held-rows 1 or more")
     if not (0 <= args.held_reset <= 1 and 0 <= args.held_share <= 1):
         parser.error("--held-reset and --held-share are chances, from 0 to 1")
+    if args.held and "memorize" not in task_list(args.tasks):
+        parser.error("--held replaces Memorize haystacks, so --tasks must include memorize")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(args.device)

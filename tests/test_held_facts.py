@@ -94,7 +94,13 @@ def test_held_training_logs_the_pool_and_resumes_with_it(tmp_path, monkeypatch) 
 
 
 @pytest.mark.parametrize(
-    "extra", [["--held", "-1"], ["--held", "2", "--held-rows", "0"], ["--held", "2", "--held-share", "1.5"]]
+    "extra",
+    [
+        ["--held", "-1"],
+        ["--held", "2", "--held-rows", "0"],
+        ["--held", "2", "--held-share", "1.5"],
+        ["--held", "2", "--tasks", "detect"],
+    ],
 )
 def test_held_settings_out_of_range_are_refused(tmp_path, capsys, extra) -> None:
     with pytest.raises(SystemExit):

@@ -341,7 +341,8 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             record["held_accuracy"] = round(held_accuracy(model, held, autocast), 4)
             record["held_mean_age"] = round(sum(held.ages) / len(held.ages), 1)
         stop = False
-        if meta["step"] % args.eval_every == 0 or meta["step"] == args.max_steps:
+        stop_here = meta["step"] == args.stop_at
+        if meta["step"] % args.eval_every == 0 or meta["step"] == args.max_steps or stop_here:
             acc = validate(model, valid, device, autocast)
             if valid_after_noise:
                 record["valid_plain"] = acc
@@ -354,7 +355,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             else:
                 meta["stale"] += 1
             meta["hits"] = meta["hits"] + 1 if acc >= args.target else 0
-            stop = meta["hits"] >= 2 or meta["stale"] >= args.patience
+            stop = meta["hits"] >= 2 or meta["stale"] >= args.patience or stop_here
         log(record)
         if stop or meta["step"] % args.save_every == 0 or meta["step"] == args.max_steps:
             save_state(last, model, optimizer, scheduler, meta, tokenizer, head, pool, held)
@@ -389,6 +390,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, default=0.99)
     parser.add_argument("--patience", type=int, default=6)
     parser.add_argument("--save-every", type=int, default=25)
+    parser.add_argument(
+        "--stop-at",
+        type=int,
+        default=None,
+        help="end each stage after this step (validated and kept as usual), with the learning-rate schedule of "
+        "--max-steps: the early model of a longer run",
+    )
     parser.add_argument(
         "--question-alone", type=float, default=0.25, help="share of samples whose question is a segment of its own"
     )
@@ -527,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--held and --held-warmup are 0 or more, --held-rows 1 or more")
     if not (0 <= args.held_reset <= 1 and 0 <= args.held_share <= 1):
         parser.error("--held-reset and --held-share are chances, from 0 to 1")
+    if args.stop_at is not None and args.stop_at < 1:
+        parser.error("--stop-at is a step number, 1 or more")
     if args.held and "memorize" not in task_list(args.tasks):
         parser.error("--held replaces Memorize haystacks, so --tasks must include memorize")
     out = Path(args.out)

@@ -301,3 +301,15 @@ def test_unknown_drift_task_is_refused(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "run"), "--tiny", "--drift", "2", "--drift-tasks", "detect,sorting"])
     assert "--drift-tasks" in capsys.readouterr().err
+
+
+def test_stop_at_ends_the_stage_early_with_a_validated_model(tmp_path) -> None:
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--tiny", "--segment-size", "48", "--stages", "2", "--batch-size", "4"]
+    args += ["--eval-every", "100", "--valid-samples", "4", "--eval-batch", "4", "--max-steps", "6", "--stop-at", "3"]
+    main(args)
+    records = read_log(out)
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert "valid_accuracy" in records[-1]
+    assert json.loads((out / "stage-2" / "DONE.json").read_text())["steps"] == 3
+    assert isinstance(load_checkpoint(out / "stage-2" / "best"), RecurrentMemoryTransformer)

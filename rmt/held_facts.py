@@ -9,11 +9,14 @@ reads a stage of noise (with the book's room sentences, and the gradient) and is
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 from rmt.data import Batch, make_sample, noise_tokens
 from rmt.model import RecurrentMemoryTransformer
@@ -27,8 +30,20 @@ class HeldFacts:
     questions: list[list[int]]  # the question's token ids that asks for it
     ages: list[int]  # segments read since the fact; -1: no fact yet
 
-    def to_json(self) -> dict:
-        return {"labels": self.labels, "questions": self.questions, "ages": self.ages}
+
+def save_held_facts(held: HeldFacts, folder: Path) -> None:
+    """Written beside the resume state, so a resumed run goes on with memories as old as they were."""
+    save_file({"memory": held.memory.detach().cpu().contiguous()}, str(folder / "held.safetensors"))
+    fields = {"labels": held.labels, "questions": held.questions, "ages": held.ages}
+    (folder / "held.json").write_text(json.dumps(fields))
+
+
+def load_held_facts(folder: Path, device: torch.device | str) -> HeldFacts | None:
+    """The pool ``save_held_facts`` wrote, or None where a state has none (a run started without --held)."""
+    if not (folder / "held.json").exists():
+        return None
+    memory = load_file(str(folder / "held.safetensors"), device=str(device))["memory"]
+    return HeldFacts(memory, **json.loads((folder / "held.json").read_text()))
 
 
 def empty_held_facts(model: RecurrentMemoryTransformer, size: int) -> HeldFacts:

@@ -26,7 +26,15 @@ from rmt.backbone import backbone_dir, load_tokenizer
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
 from rmt.data import make_batch, noise_tokens, parse_mix, task_list, with_noise_prefix
 from rmt.device import cpu_has_fast_bf16, pick_device
-from rmt.held_facts import HeldFacts, age_held_facts, empty_held_facts, held_accuracy, with_held_rows
+from rmt.held_facts import (
+    HeldFacts,
+    age_held_facts,
+    empty_held_facts,
+    held_accuracy,
+    load_held_facts,
+    save_held_facts,
+    with_held_rows,
+)
 from rmt.model import RecurrentMemoryTransformer, RMTConfig, build_rmt
 from rmt.tasks import NAMES, OPPOSITE, ROOMS
 
@@ -163,8 +171,7 @@ def save_state(
     if drift is not None:
         save_file({"memory": drift.detach().cpu().contiguous()}, str(tmp / "drift.safetensors"))
     if held is not None:
-        save_file({"memory": held.memory.detach().cpu().contiguous()}, str(tmp / "held.safetensors"))
-        (tmp / "held.json").write_text(json.dumps(held.to_json()))
+        save_held_facts(held, tmp)
     if head is not None:
         save_file(
             {n: p.detach().cpu().contiguous() for n, p in head.state_dict().items()}, str(tmp / "slot_head.safetensors")
@@ -228,9 +235,8 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
         meta = load_state(last, model, optimizer, scheduler, head)
         if pool is not None and (last / "drift.safetensors").exists():
             pool = load_file(str(last / "drift.safetensors"), device=str(device))["memory"]
-        if held is not None and (last / "held.json").exists():
-            memory = load_file(str(last / "held.safetensors"), device=str(device))["memory"]
-            held = HeldFacts(memory, **json.loads((last / "held.json").read_text()))
+        if held is not None:
+            held = load_held_facts(last, device) or held
     tasks = task_list(args.tasks)
     valid_rng = random.Random(f"valid:{stage}")
     valid = [

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The measurements the planted step-20 candidate still lacks before `rmt.publish` can replace
+# `checkpoints/rmt-minilm-babi` with it: every table the shipped card and the app quote. The JSONs
+# already in this folder (1,024 segments for Memorize and Detect, 2,000,000 tokens for Memorize and
+# Detect, the probe) are not re-run.
+#
+#   bash docs/candidates/planted20/measure_rest.sh CKPT OUTDIR [BATCH]
+#
+# CKPT is the candidate's fp16 copy (rebuild command in README.md here). BATCH is the batch size of the
+# long points: 8 suits this project's 2-core CPU (hours in all: Reasoning at 1,024 segments alone is
+# about 40 minutes), 100 an H100/H200 (the shipped card's 2,000,000-token points took about 3 minutes
+# each there). Each command writes OUTDIR/NAME.json; a file that exists is skipped, so the script
+# resumes after an interruption.
+set -euo pipefail
+ckpt=${1:?CKPT}
+out=${2:?OUTDIR}
+batch=${3:-8}
+mkdir -p "$out"
+export HF_HUB_OFFLINE=1 PYTHONPATH=${PYTHONPATH:-.}
+
+run() {  # run NAME ARGS...: one rmt.evaluate call, its JSON kept only when it finished
+    local name=$1
+    shift
+    [[ -s $out/$name.json ]] && return 0
+    echo "== $name: $*" >&2
+    python -m rmt.evaluate --checkpoint "$ckpt" --json "$@" > "$out/$name.json.part"
+    mv "$out/$name.json.part" "$out/$name.json"
+}
+
+for task in memorize detect reasoning; do
+    run "$task-1-32" --task "$task" --segments 1,2,4,8,16,32 --samples 200 --batch-size 100
+done
+run reasoning-1024 --task reasoning --segments 1024 --samples 200 --batch-size 100
+# Reasoning at 2,000,000 tokens: the shipped card pools 56 haystacks (seeds 0-6, 8 each).
+for seed in 0 1 2 3 4 5 6; do
+    run "reasoning-2000000-seed$seed" --task reasoning --tokens 2000000 --samples 8 --batch-size 8 --seed "$seed"
+done
+run needle --task detect --segments 1,4,16,64,256 --depths 0,0.25,0.5,0.75,1 --samples 40 --batch-size 40
+for task in detect memorize; do
+    for k in 1 3; do
+        run "names-$task-$k" --task "$task" --segments 1,4,16 --samples 100 --batch-size 50 --other-people "$k"
+    done
+done
+for task in detect memorize reasoning; do
+    run "no-rooms-$task-1024" --noise valid-no-rooms --task "$task" --segments 1024 --samples 128 --batch-size 64
+done
+for task in detect memorize; do
+    run "no-rooms-$task-2000000" --noise valid-no-rooms --task "$task" --tokens 2000000 --samples 32 \
+        --batch-size "$batch"
+done
+[[ -s $out/misses.json ]] || python -m rmt.misses --checkpoint "$ckpt" "$out/reasoning-1-32.json" \
+    "$out/reasoning-1024.json" --summary > "$out/misses.json"
+echo "done: $out" >&2

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The measurements the planted step-20 candidate still lacks before `rmt.publish` can replace
 # `checkpoints/rmt-minilm-babi` with it: every table the shipped card and the app quote. The JSONs
-# already in this folder (1,024 segments for Memorize and Detect, 2,000,000 tokens for Memorize and
-# Detect, the probe) are not re-run.
+# already in this folder (copied into OUTDIR first) are not re-run.
 #
 #   bash docs/candidates/planted20/measure_rest.sh CKPT OUTDIR [BATCH]
 #
@@ -16,6 +15,8 @@ ckpt=${1:?CKPT}
 out=${2:?OUTDIR}
 batch=${3:-8}
 mkdir -p "$out"
+# The JSONs committed beside this script are finished points: start from them, never redo them.
+cp -n "$(dirname "$0")"/*.json "$out"/
 export HF_HUB_OFFLINE=1 PYTHONPATH=${PYTHONPATH:-.}
 
 run() {  # run NAME ARGS...: one rmt.evaluate call, its JSON kept only when it finished

@@ -6,26 +6,35 @@
 #   bash docs/candidates/planted20/measure_rest.sh CKPT OUTDIR [BATCH]
 #
 # CKPT is the candidate's fp16 copy (rebuild command in README.md here). BATCH is the batch size of the
-# long points: 8 suits this project's 2-core CPU (hours in all: Reasoning at 1,024 segments alone is
-# about 40 minutes), 100 an H100/H200 (the shipped card's 2,000,000-token points took about 3 minutes
-# each there). Each command writes OUTDIR/NAME.json; a file that exists is skipped, so the script
-# resumes after an interruption.
+# two 2,000,000-token no-room points (32 haystacks each): 8 suits this project's 2-core CPU, 100 an
+# H100/H200 (the shipped card's 2,000,000-token points took about 3 minutes each there). Each command
+# writes OUTDIR/NAME.json only when it finished; a file that exists is skipped, so the script resumes
+# after an interruption.
 set -euo pipefail
 ckpt=${1:?CKPT}
 out=${2:?OUTDIR}
 batch=${3:-8}
 mkdir -p "$out"
 # The JSONs committed beside this script are finished points: start from them, never redo them.
-cp -n "$(dirname "$0")"/*.json "$out"/
+# (A loop, not `cp -n`, whose exit status on an existing file differs between coreutils releases.)
+for done_json in "$(dirname "$0")"/*.json; do
+    [[ -e $out/$(basename "$done_json") ]] || cp "$done_json" "$out"/
+done
 export HF_HUB_OFFLINE=1 PYTHONPATH=${PYTHONPATH:-.}
 
-run() {  # run NAME ARGS...: one rmt.evaluate call, its JSON kept only when it finished
+keep() {  # keep NAME COMMAND...: COMMAND's stdout becomes OUTDIR/NAME.json once it has finished
     local name=$1
     shift
     [[ -s $out/$name.json ]] && return 0
     echo "== $name: $*" >&2
-    python -m rmt.evaluate --checkpoint "$ckpt" --json "$@" > "$out/$name.json.part"
+    "$@" > "$out/$name.json.part"
     mv "$out/$name.json.part" "$out/$name.json"
+}
+
+run() {  # run NAME ARGS...: one rmt.evaluate call on CKPT
+    local name=$1
+    shift
+    keep "$name" python -m rmt.evaluate --checkpoint "$ckpt" --json "$@"
 }
 
 for task in memorize detect reasoning; do
@@ -49,6 +58,6 @@ for task in detect memorize; do
     run "no-rooms-$task-2000000" --noise valid-no-rooms --task "$task" --tokens 2000000 --samples 32 \
         --batch-size "$batch"
 done
-[[ -s $out/misses.json ]] || python -m rmt.misses --checkpoint "$ckpt" "$out/reasoning-1-32.json" \
-    "$out/reasoning-1024.json" --summary > "$out/misses.json"
+keep misses python -m rmt.misses --checkpoint "$ckpt" "$out/reasoning-1-32.json" "$out/reasoning-1024.json" \
+    --summary
 echo "done: $out" >&2

@@ -3,17 +3,16 @@
 # `checkpoints/rmt-minilm-babi` with it: every table the shipped card and the app quote. The JSONs
 # already in this folder (copied into OUTDIR first) are not re-run.
 #
-#   bash docs/candidates/planted20/measure_rest.sh CKPT OUTDIR [BATCH]
+#   bash docs/candidates/planted20/measure_rest.sh CKPT OUTDIR
 #
-# CKPT is the candidate's fp16 copy (rebuild command in README.md here). BATCH is the batch size of the
-# two 2,000,000-token no-room points (32 haystacks each): 8 suits this project's 2-core CPU, 100 an
-# H100/H200 (the shipped card's 2,000,000-token points took about 3 minutes each there). Each command
-# writes OUTDIR/NAME.json only when it finished; a file that exists is skipped, so the script resumes
-# after an interruption.
+# CKPT is the candidate's fp16 copy (rebuild command in README.md here). The slow points run as
+# commands of a few minutes to half an hour each (the 2,000,000-token ones 8 haystacks a seed, pooled by
+# `rmt.publish` as the shipped card's were), ordered so the tables the app quotes come first. Each
+# command writes OUTDIR/NAME.json only when it finished; a file that exists is skipped, so the script
+# resumes after an interruption and loses at most the command it was in.
 set -euo pipefail
 ckpt=${1:?CKPT}
 out=${2:?OUTDIR}
-batch=${3:-8}
 mkdir -p "$out"
 # The JSONs committed beside this script are finished points: start from them, never redo them.
 # (A loop, not `cp -n`, whose exit status on an existing file differs between coreutils releases.)
@@ -41,10 +40,8 @@ for task in memorize detect reasoning; do
     run "$task-1-32" --task "$task" --segments 1,2,4,8,16,32 --samples 200 --batch-size 100
 done
 run reasoning-1024 --task reasoning --segments 1024 --samples 200 --batch-size 100
-# Reasoning at 2,000,000 tokens: the shipped card pools 56 haystacks (seeds 0-6, 8 each).
-for seed in 0 1 2 3 4 5 6; do
-    run "reasoning-2000000-seed$seed" --task reasoning --tokens 2000000 --samples 8 --batch-size 8 --seed "$seed"
-done
+keep misses python -m rmt.misses --checkpoint "$ckpt" "$out/reasoning-1-32.json" "$out/reasoning-1024.json" \
+    --summary
 run needle --task detect --segments 1,4,16,64,256 --depths 0,0.25,0.5,0.75,1 --samples 40 --batch-size 40
 for task in detect memorize; do
     for k in 1 3; do
@@ -54,10 +51,14 @@ done
 for task in detect memorize reasoning; do
     run "no-rooms-$task-1024" --noise valid-no-rooms --task "$task" --segments 1024 --samples 128 --batch-size 64
 done
-for task in detect memorize; do
-    run "no-rooms-$task-2000000" --noise valid-no-rooms --task "$task" --tokens 2000000 --samples 32 \
-        --batch-size "$batch"
+# At 2,000,000 tokens: Reasoning on 56 haystacks (seeds 0-6), the no-room points on 32 (seeds 0-3), as the shipped card.
+for seed in 0 1 2 3 4 5 6; do
+    run "reasoning-2000000-seed$seed" --task reasoning --tokens 2000000 --samples 8 --batch-size 8 --seed "$seed"
 done
-keep misses python -m rmt.misses --checkpoint "$ckpt" "$out/reasoning-1-32.json" "$out/reasoning-1024.json" \
-    --summary
+for seed in 0 1 2 3; do
+    for task in detect memorize; do
+        run "no-rooms-$task-2000000-seed$seed" --noise valid-no-rooms --task "$task" --tokens 2000000 --samples 8 \
+            --batch-size 8 --seed "$seed"
+    done
+done
 echo "done: $out" >&2

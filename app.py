@@ -41,12 +41,12 @@ SCENES = {
     "Memorize · 2K tokens": ("memorize", 2000, None, 2, "valid", AUTO),
     "Detect · 3.5K tokens, fact at 30%": ("detect", 3500, 30, 3, "valid", AUTO),
     "Reasoning · 250 tokens": ("reasoning", 250, None, 1, "valid", AUTO),
-    # the book's "this office is called a sinecure" lands in the question's segment: a wrong answer, explained
+    # the book's "this office is called a sinecure" lands in the question's segment; the memory keeps the kitchen
     "A room named by the book · 3.3K tokens": ("memorize", 3296, None, 1592, "valid", "rmt-minilm-babi"),
-    # rmt-minilm-babi's commonest Reasoning miss: garden (80%), the room of the fact the question does not ask about
-    "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 4, "valid", "rmt-minilm-babi"),
-    # "mary travelled to | the office.": a segment boundary cuts the fact, garden at 97% (fp32 and bf16)
-    "A fact cut in two · 1.8K tokens": ("detect", 1840, None, 0, "valid-no-rooms", "rmt-minilm-babi"),
+    # rmt-minilm-babi's commonest Reasoning miss: kitchen (51%), the room of the fact the question does not ask about
+    "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 0, "valid", "rmt-minilm-babi"),
+    # "sandra travelled | to the hallway.": a segment boundary cuts the fact; office at 30% (fp32 and bf16)
+    "A fact cut in two · 1.8K tokens": ("detect", 1840, None, 538, "valid", "rmt-minilm-babi"),
 }
 CSS = """
 .rmt-preview { font-size: 1.05rem; line-height: 1.5; max-height: 420px; overflow-y: auto; }
@@ -296,7 +296,7 @@ def build() -> gr.Blocks:
                 )
                 gr.Plot(value=needle, label="Needle map")
         with gr.Tab("About"):
-            gr.Markdown(ABOUT)
+            gr.Markdown(about_markdown())
             gr.Plot(value=plots.layout_figure(config.num_mem_tokens, config.segment_size), label="Segment layout")
             gr.Markdown(explorer.device_line())
             for name in explorer.served:
@@ -382,35 +382,36 @@ John's: with facts about several people it mostly answers a room it read, whoeve
 haystack with several people says so, quoting the measured rate (the model card's "Keeping people apart").
 
 The book names rooms too ("By some writers this office is called a sinecure."). Such a sentence moves nobody,
-but the model can take it for a fact, and on long haystacks that is where the shipped model loses them:
-Memorize at 1,024 segments was right 189 times in 200 on *Moby-Dick*, and at 2,000,000 tokens 122 times in
-200; with the book's 24 room-naming sentences taken out, 128 in 128 and 32 in 32 (the Accuracy tab's stars).
-Detect & Memorize the same way: 190 in 200 and 141 in 200 on the book, 127 in 128 and 31 in 32 without them.
-Reasoning is not: 73 in 200 and 49 in 128 at 1,024 segments.
+but the model can take it for a fact, and on long haystacks that is where Memorize and Detect facts are lost.
+`rmt-minilm-babi` was last fine-tuned with such sentences planted in its noise (`--planted-rooms`), and keeps
+more facts through them than it did, but not all. Measured on *Moby-Dick*, and on it with its 24 room-naming
+sentences taken out (the Accuracy tab's stars):
+
+{room_sentences}
+
 The preview counts these sentences, the answer plot marks them ▼, and a wrong verdict quotes the one that named
 the room the model gave. The noise *Moby-Dick without its room sentences* runs a haystack without them.
 
-Reasoning's misses are of another kind: at 1 to 32 segments 443 of its 465 wrong answers were the room of the
-other fact (a wrong room drawn at random would be that 93 times). Its memory holds both relations: a linear
-probe on the memory after the facts' segment names the room east of the shared one in 99.6% of held-out
-haystacks. The reading picks by direction more than by the question: with both facts in the segment before
-the question it was right every time when asked for the room north, 4% of the time when asked for the room
-south, about half the time for east and west. At 32 segments: 40 of 48, 9 of 52, 19 of 49 and 21 of 51. A
-Reasoning verdict gives the rate for its own direction (the model card's "Reasoning's misses").
+Reasoning's misses are of another kind: most are the room of the other fact, and the reading picks by the
+asked fact's direction more than by the question:
+
+{reasoning_misses}
+
+A Reasoning verdict gives the rate for its own direction (the model card's "Reasoning's misses").
 A second checkpoint, `rmt-minilm-reasoning`, was trained to keep each direction's room in a memory
-slot of its own, where the question can find it: it reads by the question (all four directions 93-100%) and
-gets Reasoning right 85.5% of the time at 32 segments (`rmt-minilm-babi`: 44.5%) and 55.5% at 1,024 (against
-36.5%), but at 2,000,000 tokens no better (13 of 32 haystacks; `rmt-minilm-babi` 13 of the same 32); over long
-noise it loses more Memorize and Detect facts (89.5% and 88% at 1,024 segments, against 94.5% and 95%). The app
-serves both. The **Model** choice *auto* runs, for each haystack, the checkpoint that evaluation
-measured more accurate on its task at the nearest length (a custom haystack counts as Reasoning if a fact states a
-direction, else as Detect; a tie goes to `rmt-minilm-babi`): Reasoning gets `rmt-minilm-reasoning`, Memorize and
-Detect `rmt-minilm-babi`. Pick a checkpoint by name to compare both on one haystack; the verdict names the one
-that answered and what evaluation measured for it near that length.
+slot of its own, where the question can find it: it reads by the question, and gets Reasoning right more often
+than `rmt-minilm-babi` from 1 to 1,024 segments, but over long noise it loses more Memorize and Detect facts (the
+Accuracy tab plots both). The app serves both. The **Model** choice *auto* runs, for each haystack, the
+checkpoint that evaluation measured more accurate on its task at the nearest length (a custom haystack counts as
+Reasoning if a fact states a direction, else as Detect; a tie goes to `rmt-minilm-babi`): Reasoning gets
+`rmt-minilm-reasoning`, Memorize and Detect `rmt-minilm-babi`. Pick a checkpoint by name to compare both on one
+haystack; the verdict names the one that answered and what evaluation measured for it near that length.
 
 A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it in two
-("mary travelled to" | "the office."), and the memory has to join the halves. Without the book's room
-sentences those were Detect's only misses: 2 of the 7 haystacks with a cut fact, none of the 153 without.
+("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it does not always do:
+
+{cut_lines}
+
 The preview marks a cut fact ✂ and the verdict says so; the scene *A fact cut in two* shows one.
 
 ### What the plots show
@@ -425,6 +426,20 @@ The preview marks a cut fact ✂ and the verdict says so; the scene *A fact cut 
   and full attention's bends up towards slope 2. The benchmark lines were timed by `rmt.bench` on the machine
   their legend names; your run is timed on this one.
 """
+
+
+def about_markdown() -> str:
+    """The About text with its measured lines read from the served checkpoints' tables."""
+    served = list(explorer.served.values())
+    misses = [line for m in served if (line := explorer.reasoning_miss_line(m))]
+    cuts = [line for m in served if (line := explorer.cut_line(m))]
+    unmeasured = "- (not measured for the served checkpoints)"
+    return ABOUT.format(
+        room_sentences="\n".join(explorer.room_sentence_lines()) or unmeasured,
+        reasoning_misses="\n".join(f"- {line}" for line in misses) or unmeasured,
+        cut_lines="\n".join(f"- {line}" for line in cuts) or unmeasured,
+    )
+
 
 demo = build()
 

@@ -80,6 +80,7 @@ def count_run(run: dict, tokenizer, text_per_segment: int) -> list[dict]:
         rows.append(
             {
                 "task": run["task"],
+                "segments": point.get("segments"),
                 "tokens": point["tokens"],
                 "noise": run["noise"],
                 "samples": point["samples"],
@@ -92,6 +93,23 @@ def count_run(run: dict, tokenizer, text_per_segment: int) -> list[dict]:
             }
         )
     return rows
+
+
+def cut_totals(rows: list[dict], task: str) -> dict | None:
+    """One task's haystacks with and without a cut fact and the misses on each side, summed over the rows
+    whose every miss is listed (a row with some unlisted could put a miss on the wrong side); None where
+    no such haystack had a cut fact, so there is nothing to set a cut haystack against."""
+    rows = [r for r in rows if r["task"] == task and r["misses_listed"] == r["samples"] - r["correct"]]
+    cut = sum(r["cut"] for r in rows)
+    if not cut:
+        return None
+    return {
+        "samples": sum(r["samples"] for r in rows),
+        "cut": cut,
+        "cut_missed": sum(r["cut_missed"] for r in rows),
+        "uncut_missed": sum(r["uncut_missed"] for r in rows),
+        "tokens": [min(r["tokens"] for r in rows), max(r["tokens"] for r in rows)],
+    }
 
 
 def rows_from_runs(paths: list[str], count: Callable[[dict], list[dict]]) -> list[dict]:
@@ -118,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    print(json.dumps({"rows": rows}, indent=1))
+    command = "python -m rmt.cuts " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(json.dumps({"command": command, "rows": rows}, indent=1))
     return 0
 
 

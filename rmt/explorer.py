@@ -29,7 +29,7 @@ import torch
 from rmt import plots
 from rmt.bench import benchmark_series
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_checkpoint
-from rmt.cuts import cut_halves, fact_cuts
+from rmt.cuts import cut_halves, cut_totals, fact_cuts
 from rmt.device import hardware_name, inference_dtype, pick_device
 from rmt.evaluate import order_split
 from rmt.flops import PRESETS, compare
@@ -44,7 +44,7 @@ from rmt.haystack import (
     other_fact,
 )
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
-from rmt.misses import complete_reasoning_rows, group_right
+from rmt.misses import add_splits, complete_reasoning_rows, group_right, total
 from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
@@ -60,12 +60,6 @@ DEFAULT_BASELINE = ROOT / "checkpoints" / "baseline-no-memory"
 REASONING_CHECKPOINT = ROOT / "checkpoints" / "rmt-minilm-reasoning"
 AUTO = "auto"
 PREVIEW_CONTEXT = 280  # characters shown on each side of a fact
-# Measured by `python -m rmt.cuts` over the Detect runs without the book's room sentences (1,024 segments,
-# 128 haystacks; 2M tokens, 32): the only misses were haystacks whose fact a segment boundary cut.
-CUT_DETECT_MEASURED = (
-    "Without the book's room sentences, Detect's only misses were such facts: 2 of the 7 haystacks with a cut "
-    "fact, none of the 153 without."
-)
 FLOP_PRESETS = ("minilm-l6", "bert-base", "opt-125m", "opt-1.3b", "opt-6.7b", "opt-30b", "opt-175b")
 
 
@@ -98,6 +92,7 @@ class ServedModel:
     no_rooms_evals: dict  # the same on the book without its room sentences (no_rooms.json)
     people_evals: list[dict]  # names.json: Detect with other people's facts
     miss_counts: dict  # misses.json (rmt.misses --summary)
+    cut_counts: dict  # cuts.json (rmt.cuts): haystacks with a cut fact, and the misses among them
 
     @classmethod
     def load(cls, path: str, device: torch.device) -> ServedModel:
@@ -109,6 +104,7 @@ class ServedModel:
             no_rooms_evals=checkpoint_table(path, "no_rooms.json") or {},
             people_evals=checkpoint_table(path, "names.json") or [],
             miss_counts=checkpoint_table(path, "misses.json") or {},
+            cut_counts=checkpoint_table(path, "cuts.json") or {},
         )
 
     def points(self, task: str, noise: str = "valid") -> list[dict]:
@@ -475,8 +471,9 @@ class Explorer:
             for i, end in fact_cuts(hay, self.model.config.text_per_segment)
         }
 
-    def cut_verdict(self, hay: Haystack, right: bool) -> str | None:
-        """A right or wrong answer on a haystack whose fact a segment boundary cut, with what was measured."""
+    def cut_verdict(self, hay: Haystack, right: bool, served: ServedModel) -> str | None:
+        """A right or wrong answer on a haystack whose fact a segment boundary cut, with how often the
+        answering checkpoint missed such haystacks in evaluation, beside those without a cut."""
         cuts = self.fact_cuts(hay)
         if not cuts:
             return None
@@ -485,10 +482,10 @@ class Explorer:
             f"A segment boundary cut the fact in two (segment {segment:,} read “{markdown_literal(first)}”, "
             f"segment {segment + 1:,} “{markdown_literal(second)}”)"
         )
-        if right:
-            return where + ": the memory joined the halves."
-        measured = f" {CUT_DETECT_MEASURED}" if hay.task == "detect" else ""
-        return where + ": the memory had to join the halves." + measured
+        line = where + (": the memory joined the halves." if right else ": the memory had to join the halves.")
+        if measured := self.cut_line(served, hay.task):
+            line += f" In evaluation {measured}"
+        return line
 
     def measured_accuracy(
         self, task: str, num_tokens: int, noise: str = "valid", models: list[ServedModel] | None = None
@@ -544,6 +541,50 @@ class Explorer:
         return (
             f"Asked for the room **{direction}** of another, {served.name} was right {right(direction)} times "
             f"in evaluation at {row['tokens']:,} tokens ({others}){why if lopsided else ''}."
+        )
+
+    def room_sentence_lines(self) -> list[str]:
+        """Each served checkpoint's accuracy on the book and on it without its room sentences, at the lengths
+        both were measured: the About text quotes the tables, so it cannot go stale when a model is replaced."""
+        lines = []
+        for served in self.served.values():
+            for task, entry in served.no_rooms_evals.get("tasks", {}).items():
+                whole = {p["tokens"]: p for p in served.points(task)}
+                for p in entry["points"]:
+                    if (book := whole.get(p["tokens"])) is not None:
+                        lines.append(
+                            f"- `{served.name}`, {task}, {p['segments']:,} segments: {book['correct']} of "
+                            f"{book['samples']} on the book, {p['correct']} of {p['samples']} without its room "
+                            "sentences"
+                        )
+        return lines
+
+    def reasoning_miss_line(self, served: ServedModel) -> str | None:
+        """What a checkpoint's Reasoning misses were, and its right answers by the asked direction, over
+        every length its ``misses.json`` lists in full."""
+        rows = complete_reasoning_rows(served.miss_counts)
+        if not rows:
+            return None
+        counts, directions = total(rows), add_splits(rows)["asked_direction"]
+        low, high = min(r["tokens"] for r in rows), max(r["tokens"] for r in rows)
+        right = ", ".join("{} {} of {}".format(d, *group_right(directions[d])) for d in OPPOSITE if d in directions)
+        return (
+            f"`{served.name}`, {low:,} to {high:,} tokens: {counts['kinds']['other_fact']} of its "
+            f"{counts['misses_listed']:,} wrong answers were the room of the other fact (a wrong room drawn at "
+            f"random would be that {counts['other_fact_by_chance']:.0f} times); asked for the room in each "
+            f"direction it was right {right}."
+        )
+
+    def cut_line(self, served: ServedModel, task: str = "detect") -> str | None:
+        """How often a checkpoint missed ``task`` haystacks with a cut fact, beside those without one."""
+        totals = cut_totals(served.cut_counts.get("rows", []), task)
+        if totals is None:
+            return None
+        low, high = totals["tokens"]
+        return (
+            f"`{served.name}` missed {totals['cut_missed']} of the {totals['cut']:,} {task} haystacks with a cut "
+            f"fact and {totals['uncut_missed']} of the {totals['samples'] - totals['cut']:,} without "
+            f"({low:,} to {high:,} tokens)."
         )
 
     def people_note(self, facts: list[str], num_tokens: int, served: ServedModel) -> str | None:
@@ -819,7 +860,7 @@ class Explorer:
             lines.append("**Correct.**" if answer == hay.answer else f"**Wrong**: the facts say **{hay.answer}**")
             if line := other_fact_verdict(hay, answer) or self.room_mentions_verdict(hay, run, answer):
                 lines.append(line)
-            if line := self.cut_verdict(hay, answer == hay.answer):
+            if line := self.cut_verdict(hay, answer == hay.answer, served):
                 lines.append(line)
             if line := self.direction_note(hay, served):
                 lines.append(line)

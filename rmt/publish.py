@@ -299,6 +299,39 @@ def misses_section(result: dict) -> str:
     return "\n".join(lines)
 
 
+CUTS_HEADING = "Facts cut by a segment boundary"
+
+
+def cuts_section(result: dict) -> str:
+    """The card's table of haystacks whose fact a segment boundary cut, from ``python -m rmt.cuts``."""
+    lines = [
+        f"## {CUTS_HEADING}",
+        "",
+        "A fact goes in wherever the segments happen to end, so now and then a boundary cuts it "
+        '("john moved to" | "the bedroom.") and the memory has to join the halves. Each evaluation run\'s '
+        "haystacks, split by whether a boundary cut a fact, with the run's misses on each side (`cuts.json`; "
+        "rebuilt from the runs, no model run). The app quotes these counts when it shows a cut fact.",
+        "",
+        "| task | noise | segments | tokens | haystacks | with a cut fact | missed, cut | missed, not cut |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        unlisted = r["samples"] - r["correct"] - r["misses_listed"]
+        note = f" ({unlisted} more not listed)" if unlisted else ""
+        segments = f"{r['segments']:,}" if r.get("segments") else "-"
+        lines.append(
+            f"| {r['task']} | `{r['noise']}` | {segments} | {r['tokens']:,} | {r['samples']} | {r['cut']} "
+            f"| {r['cut_missed']} | {r['uncut_missed']}{note} |"
+        )
+    lines += ["", f"Reproduce: `{result.get('command', 'python -m rmt.cuts')}`", ""]
+    return "\n".join(lines)
+
+
+def update_cuts(folder: Path, result: dict) -> None:
+    """Replace a shipped checkpoint's ``cuts.json`` and its card's section."""
+    ship_section(folder, "cuts.json", result, CUTS_HEADING, cuts_section(result))
+
+
 def update_misses(folder: Path, result: dict) -> None:
     """Replace a shipped checkpoint's ``misses.json`` (counts only) and its card's section."""
     summary = result | {"rows": summary_rows(result["rows"])}
@@ -386,8 +419,10 @@ def update_tables(
     names_files: list[str],
     no_rooms_files: list[str] = (),
     misses_file: str | None = None,
+    cuts_file: str | None = None,
 ) -> None:
-    """The needle map, the people, no-room-sentences and misses tables given on the command line, into ``folder``."""
+    """The needle map, the people, no-room-sentences, misses and cut-facts tables given on the command line,
+    into ``folder``."""
     if needle_file:
         update_needle(folder, read_json(needle_file))
     if names_files:
@@ -396,6 +431,8 @@ def update_tables(
         update_no_rooms(folder, list(no_rooms_files))
     if misses_file:
         update_misses(folder, read_json(misses_file))
+    if cuts_file:
+        update_cuts(folder, read_json(cuts_file))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -416,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         help="JSONs from `rmt.evaluate --noise valid-no-rooms` (runs at one length pooled): no_rooms.json + card",
     )
     parser.add_argument("--misses", default=None, help="a JSON from `rmt.misses`: misses.json + card")
+    parser.add_argument("--cuts", default=None, help="a JSON from `rmt.cuts`: cuts.json + card")
     parser.add_argument(
         "--update",
         action="store_true",
@@ -426,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--older-note", default="measured under an earlier evaluation setup")
     args = parser.parse_args(argv)
     if args.update:
-        update_tables(CHECKPOINTS / args.name, args.needle, args.names, args.no_rooms, args.misses)
+        update_tables(CHECKPOINTS / args.name, args.needle, args.names, args.no_rooms, args.misses, args.cuts)
         if not args.eval:
             return 0
         return update_evals(CHECKPOINTS / args.name, merge_evals(args.eval), args.older_note)
@@ -442,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "README.md").write_text(
         model_card(args.name, model.config, evals, args.recipe, args.notes), encoding="utf-8"
     )
-    update_tables(out, args.needle, args.names, args.no_rooms, args.misses)
+    update_tables(out, args.needle, args.names, args.no_rooms, args.misses, args.cuts)
     print(f"wrote {out}")
     return 0
 

@@ -52,9 +52,9 @@ def test_preview_quotes_what_evaluation_measured_near_this_length(client) -> Non
 
 def test_a_cut_fact_reaches_the_api_summary(client) -> None:
     """A script sees where a segment boundary cuts the fact, as the page does (the scene's haystack)."""
-    summary = generate(client, task="detect", tokens="1840", seed=0, noise_source="valid-no-rooms")[2]
+    summary = generate(client, task="detect", tokens="1840", seed=538)[2]
     (fact,) = summary["facts"]
-    assert fact["cut"] == {"segment": fact["segment"], "halves": ["mary travelled to", "the office."]}
+    assert fact["cut"] == {"segment": fact["segment"], "halves": ["sandra travelled", "to the hallway."]}
     assert (
         generate(client, task="detect", tokens="1840", seed=1, noise_source="valid-no-rooms")[2]["facts"][0]["cut"]
         is None

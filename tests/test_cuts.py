@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_checkpoint
-from rmt.cuts import count_run, cut_halves, fact_cuts, main
+from rmt.cuts import count_run, cut_halves, cut_totals, fact_cuts, main
 from rmt.evaluate import haystack_seed
 from rmt.haystack import build_haystack
 
@@ -38,7 +38,7 @@ def test_a_run_is_rebuilt_and_its_misses_split_by_cut(tokenizer, tmp_path, capsy
         build_haystack("detect", 1840, tokenizer, seed=haystack_seed(0, i), noise="valid-no-rooms") for i in range(6)
     ]
     cut = [h.seed for h in hays if fact_cuts(h, per_segment)]
-    assert cut == [0]  # seed 0 is the app's scene "A fact cut in two"
+    assert cut == [0]  # "mary travelled to | the office."
     misses = [{"seed": 0}, {"seed": 3}]
     point = {"tokens": 1840, "samples": 6, "correct": 4, "misses": misses}
     run = {"task": "detect", "noise": "valid-no-rooms", "seed": 0, "points": [point]}
@@ -48,4 +48,20 @@ def test_a_run_is_rebuilt_and_its_misses_split_by_cut(tokenizer, tmp_path, capsy
         count_run(run | {"other_people": 1}, tokenizer, per_segment)
     (tmp_path / "run.json").write_text(json.dumps(run))
     assert main(["--checkpoint", CHECKPOINT, str(tmp_path / "run.json")]) == 0
-    assert json.loads(capsys.readouterr().out)["rows"][0]["cut_missed"] == 1
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["rows"][0]["cut_missed"] == 1 and printed["command"].startswith("python -m rmt.cuts --checkpoint")
+    assert printed["rows"][0]["segments"] is None  # the point gave none
+
+
+def test_cut_totals_sum_a_tasks_rows_whose_misses_are_all_listed() -> None:
+    def row(task: str, tokens: int, cut: int, cut_missed: int, uncut_missed: int, unlisted: int = 0) -> dict:
+        missed = cut_missed + uncut_missed
+        counts = {"cut": cut, "misses_listed": missed, "cut_missed": cut_missed, "uncut_missed": uncut_missed}
+        return {"task": task, "tokens": tokens, "samples": 100, "correct": 100 - missed - unlisted} | counts
+
+    rows = [row("detect", 115, 0, 0, 0), row("detect", 1840, 6, 2, 0), row("detect", 9000, 5, 1, 1)]
+    rows += [row("detect", 99_999, 9, 9, 0, unlisted=1), row("memorize", 1840, 0, 0, 3)]
+    totals = cut_totals(rows, "detect")
+    assert totals == {"samples": 300, "cut": 11, "cut_missed": 3, "uncut_missed": 1, "tokens": [115, 9000]}
+    assert cut_totals(rows, "memorize") is None  # no haystack was cut: nothing to compare
+    assert cut_totals(rows, "reasoning") is None

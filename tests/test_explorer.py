@@ -10,8 +10,10 @@ import pytest
 from conftest import tiny_model
 
 from rmt.checkpoint import resolve_checkpoint, save_checkpoint
+from rmt.cuts import cut_totals
 from rmt.explorer import ROOT, Explorer, extra_checkpoints_from_env, other_fact_verdict
 from rmt.inference import inspect_segment
+from rmt.misses import complete_reasoning_rows, total
 from rmt.segments import segment_bounds
 from rmt.tasks import ROOMS, rooms_named
 
@@ -140,28 +142,27 @@ def test_continue_goes_on_from_where_stop_left_and_reaches_the_same_answer(explo
     assert run.seconds == sorted(run.seconds)  # the clock goes on, it does not restart
 
 
-def test_a_room_named_by_the_book_is_marked_and_quoted_in_the_verdict(explorer) -> None:
+def test_a_room_named_by_the_book_is_marked_and_the_verdict_says_what_it_did(explorer) -> None:
     """The app's scene: Moby-Dick says "this office is called a sinecure" in the question's segment.
 
-    The memory keeps the kitchen until then; the answer, which reads that segment directly, says
-    office, and the verdict quotes the sentence. Fifty tokens more put the sentence a segment earlier:
-    the memory reads it, keeps the fact, and the verdict says so.
+    The plot marks the sentence. rmt-minilm-babi, fine-tuned with such sentences planted in its noise,
+    keeps the kitchen and the verdict says so; had it answered office, the verdict would quote the
+    sentence in the question's own segment.
     """
     hay_id, preview, summary = explorer.generate("memorize", 3296, seed=1592)
     assert summary["answer"] == "kitchen" and summary["rooms_named"] == 2
     assert "<mark class='room'>office</mark> is called a sinecure" in preview
     last = final_view(explorer, hay_id)
-    assert "RMT answers **office**" in last.verdict and "**Wrong**" in last.verdict
-    assert "question's own segment (29, ▼) names the **office**" in last.verdict
-    assert "sinecure" in last.verdict and "the model answered **kitchen**" in last.verdict
+    assert "RMT answers **kitchen**" in last.verdict and "**Correct.**" in last.verdict
+    assert "named a room in 2 sentences (▼); the memory kept the fact" in last.verdict
     (marks,) = [t for t in last.answer_figure.data if t.name == "room in the text"]
     assert 29 in list(marks.x) and ["office", "By some writers this office is called a sinecure."] in [
         list(row) for row in marks.customdata
     ]
-    hay_id, *_ = explorer.generate("memorize", 3346, seed=1592)
-    last = final_view(explorer, hay_id)
-    assert "**Correct.**" in last.verdict
-    assert "named a room in 2 sentences (▼); the memory kept the fact" in last.verdict
+    entry = explorer.entry(hay_id)
+    wrong = explorer.room_mentions_verdict(entry.haystack, entry.run, "office")
+    assert "question's own segment (29, ▼) names the **office**" in wrong
+    assert "sinecure" in wrong and "the model answered **kitchen**" in wrong
 
 
 def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explorer) -> None:
@@ -171,8 +172,8 @@ def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explo
         name: json.loads((ROOT / "checkpoints" / name / "no_rooms.json").read_text())["tasks"]
         for name in explorer.served
     }
-    point = next(p for p in tables["rmt-minilm-babi"]["memorize"]["points"] if p["tokens"] == 2_000_000)
-    _, preview, summary = explorer.generate("memorize", 2_000_000, seed=0, noise_source="valid-no-rooms")
+    point = max(tables["rmt-minilm-babi"]["memorize"]["points"], key=lambda p: p["tokens"])
+    _, preview, summary = explorer.generate("memorize", point["tokens"], seed=0, noise_source="valid-no-rooms")
     expected = f"({point['correct']} of {point['samples']}, held-out book without its room sentences;"
     assert summary["rooms_named"] == 0 and expected in summary["measured_accuracy"] and expected in preview
     assert "the 24 sentences of the book that do were cut out" in preview
@@ -187,13 +188,34 @@ def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explo
     )
 
 
-def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(explorer) -> None:
-    """The app's scene: "Mary travelled to | the office." is read half in segment 8, half in 9.
+def test_the_about_lines_quote_the_served_checkpoints_tables(explorer) -> None:
+    """The About text's numbers come from the shipped tables, so replacing a model cannot leave them stale."""
+    babi = explorer.served["rmt-minilm-babi"]
+    lines = explorer.room_sentence_lines()
+    for task, entry in babi.no_rooms_evals["tasks"].items():
+        for p in entry["points"]:
+            book = shipped_point("rmt-minilm-babi", task, p["tokens"])
+            assert (
+                f"- `rmt-minilm-babi`, {task}, {p['segments']:,} segments: {book['correct']} of {book['samples']} "
+                f"on the book, {p['correct']} of {p['samples']} without its room sentences"
+            ) in lines
+    counts = total(complete_reasoning_rows(babi.miss_counts))
+    line = explorer.reasoning_miss_line(babi)
+    assert f"{counts['kinds']['other_fact']} of its {counts['misses_listed']:,} wrong answers" in line
+    north = counts["splits"]["asked_direction"]["north"]
+    assert f"north {north['samples'] - north['misses_listed']} of {north['samples']}" in line
+    assert explorer.cut_line(babi).startswith("`rmt-minilm-babi` missed ")
+    assert explorer.cut_line(babi, "memorize") is None  # no Memorize fact was cut: nothing to compare
 
-    Without the book's room sentences such cuts were Detect's only misses: the preview shows where
-    the cut falls, and the verdict says the memory had to join the halves, quoting what was measured.
+
+def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(explorer) -> None:
+    """The app's scene: "Sandra travelled | to the hallway." is read half in one segment, half in the next.
+
+    Detect's misses at 1 to 1,024 segments were such haystacks: the preview shows where the cut falls,
+    and the verdict says the memory had to join the halves, quoting the answering checkpoint's own
+    counts (``cuts.json``).
     """
-    hay_id, preview, summary = explorer.generate("detect", 1840, seed=0, noise_source="valid-no-rooms")
+    hay_id, preview, summary = explorer.generate("detect", 1840, seed=538)
     (fact,) = summary["facts"]
     first, second = fact["cut"]["halves"]
     assert (first + " " + second).lower() == fact["text"].lower() and first and second
@@ -211,9 +233,19 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(expl
     bands = sorted(shape.x0 for shape in last.answer_figure.layout.shapes)
     assert bands == [fact["cut"]["segment"] - 0.5, fact["cut"]["segment"] + 0.5]  # both segments read the fact
     assert "**Wrong**" in verdict and f"segment {fact['cut']['segment'] + 1} “{second}”" in verdict.replace("\\", "")
-    assert "had to join the halves" in verdict and "Detect's only misses were such facts" in verdict
-    # "the office." is in the no-memory baseline's last 115 tokens, "mary travelled to" is not
-    assert "reads only the end of a fact that its window cuts" in verdict and "lucky guess" not in verdict
+    totals = cut_totals(explorer.served["rmt-minilm-babi"].cut_counts["rows"], "detect")
+    assert totals["cut_missed"] > 0 and totals["uncut_missed"] < totals["cut_missed"]  # why the page says it
+    low, high = totals["tokens"]
+    measured = (
+        f"`rmt-minilm-babi` missed {totals['cut_missed']} of the {totals['cut']:,} detect haystacks with a cut "
+        f"fact and {totals['uncut_missed']} of the {totals['samples'] - totals['cut']:,} without ({low:,} to "
+        f"{high:,} tokens)."
+    )
+    assert "had to join the halves" in verdict and measured in verdict
+    # "mary travelled to | the office.": this one it joins; the no-memory baseline's window holds only the end
+    joined = final_view(explorer, explorer.generate("detect", 1840, seed=0, noise_source="valid-no-rooms")[0])
+    assert "**Correct.**" in joined.verdict and "the memory joined the halves." in joined.verdict
+    assert measured in joined.verdict and "reads only the end of a fact that its window cuts" in joined.verdict
     uncut = explorer.generate("detect", 1840, seed=1, noise_source="valid-no-rooms")[2]
     assert uncut["facts"][0]["cut"] is None
 
@@ -221,10 +253,10 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(expl
 def test_a_wrong_reasoning_answer_that_is_the_other_facts_room_quotes_that_fact(explorer) -> None:
     """The app's scene for rmt-minilm-babi's commonest Reasoning miss: the memory held a fact, the
     question read the wrong one."""
-    hay_id, _, summary = explorer.generate("reasoning", 920, seed=4)
+    hay_id, _, summary = explorer.generate("reasoning", 920, seed=0)
     hay = explorer.entry(hay_id).haystack
     verdict = final_view(explorer, hay_id, "rmt-minilm-babi").verdict
-    answer = verdict.split("**")[1]  # "### RMT answers **garden** (81%) · `rmt-minilm-babi`"
+    answer = verdict.split("**")[1]  # "### RMT answers **kitchen** (51%) · `rmt-minilm-babi`"
     (other,) = [f.text for f in hay.facts if answer in rooms_named(f.text)]
     assert answer != summary["answer"] and summary["answer"] not in rooms_named(other)
     assert "another fact's room" in verdict and other.rstrip(".") in verdict.replace("\\", "")

@@ -10,6 +10,7 @@ from rmt.publish import (
     needle_section,
     supersede,
     table,
+    update_cuts,
     update_names,
     update_needle,
     update_no_rooms,
@@ -205,3 +206,25 @@ def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
     assert "- memorize, 117,760 tokens: 3 more (8 listed in the JSON)" in text
     assert "| memorize | 17,392 | 2,000,000 | 87.5% | 21 / 24 |" in text and "--seed 2`" in text
     assert text.endswith("## Later\nkept\n")
+
+
+def test_cuts_table_reaches_the_card_once_with_unlisted_misses_said(tmp_path) -> None:
+    row = {"task": "detect", "noise": "valid", "segments": 16, "tokens": 1840, "samples": 200, "correct": 197}
+    result = {
+        "command": "python -m rmt.cuts --checkpoint c run.json",
+        "rows": [
+            row | {"cut": 13, "misses_listed": 3, "cut_missed": 2, "uncut_missed": 1},
+            row
+            | {"segments": None, "tokens": 9, "correct": 190, "cut": 4, "misses_listed": 6}
+            | {"cut_missed": 1, "uncut_missed": 5},
+        ],
+    }
+    (tmp_path / "README.md").write_text("# m\n\n## Measured accuracy\n| task |\n")
+    update_cuts(tmp_path, result)
+    update_cuts(tmp_path, result)  # re-measured: the section is replaced, never duplicated
+    text = (tmp_path / "README.md").read_text()
+    assert text.count("## Facts cut by a segment boundary") == 1
+    assert "| detect | `valid` | 16 | 1,840 | 200 | 13 | 2 | 1 |" in text
+    assert "| detect | `valid` | - | 9 | 200 | 4 | 1 | 5 (4 more not listed) |" in text
+    assert "Reproduce: `python -m rmt.cuts --checkpoint c run.json`" in text
+    assert json.loads((tmp_path / "cuts.json").read_text()) == result

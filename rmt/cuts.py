@@ -2,8 +2,9 @@
 
 A fact goes in at a sentence start of the noise, wherever the segments happen to end, so now and
 then "John moved to | the bedroom." is read half in one segment and half in the next: the memory
-has to join the halves. Without the book's room sentences these were Detect's only misses, so the
-app points such a cut out, and this CLI counts it over a finished evaluation run:
+has to join the halves. Such haystacks are where Detect loses most of its facts (every miss of the
+shipped model on the held-out book up to 1,024 segments), so the app points such a cut out, and this
+CLI counts it over finished evaluation runs (``rmt.publish --cuts`` ships the count as ``cuts.json``):
 
     python -m rmt.cuts --checkpoint checkpoints/rmt-minilm-babi runs/nr-detect-1024.json ...
 

@@ -44,7 +44,7 @@ from rmt.haystack import (
     other_fact,
 )
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
-from rmt.misses import add_splits, complete_reasoning_rows, group_right, total
+from rmt.misses import complete_reasoning_rows, group_right, total
 from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
@@ -463,8 +463,8 @@ class Explorer:
     def fact_cuts(self, hay: Haystack) -> dict[int, dict]:
         """Fact index -> where a segment boundary cuts it: the segment (1-based) ending inside it, and the halves.
 
-        The memory has to join "john moved to" and "the bedroom." across two steps; without the book's
-        room sentences such cuts were where Detect lost its facts, so the page says when it happens.
+        The memory has to join "john moved to" and "the bedroom." across two steps; such cuts are where
+        Detect loses most of its facts (the checkpoint's ``cuts.json``), so the page says when it happens.
         """
         return {
             i: {"segment": self.segment_of(end - 1, hay) + 1, "halves": list(cut_halves(hay, i, end, self.tokenizer))}
@@ -565,7 +565,8 @@ class Explorer:
         rows = complete_reasoning_rows(served.miss_counts)
         if not rows:
             return None
-        counts, directions = total(rows), add_splits(rows)["asked_direction"]
+        counts = total(rows)
+        directions = counts["splits"]["asked_direction"]
         low, high = min(r["tokens"] for r in rows), max(r["tokens"] for r in rows)
         right = ", ".join("{} {} of {}".format(d, *group_right(directions[d])) for d in OPPOSITE if d in directions)
         return (

@@ -211,7 +211,7 @@ def test_the_about_lines_quote_the_served_checkpoints_tables(explorer) -> None:
 def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(explorer) -> None:
     """The app's scene: "Sandra travelled | to the hallway." is read half in one segment, half in the next.
 
-    Detect's misses at 1 to 1,024 segments were such haystacks: the preview shows where the cut falls,
+    Detect's misses on the whole book at 1 to 1,024 segments were such haystacks: the preview shows where the cut falls,
     and the verdict says the memory had to join the halves, quoting the answering checkpoint's own
     counts (``cuts.json``).
     """

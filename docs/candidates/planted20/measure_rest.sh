@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The measurements the planted step-20 candidate still lacks before `rmt.publish` can replace
-# `checkpoints/rmt-minilm-babi` with it: every table the shipped card and the app quote. The JSONs
-# already in this folder (copied into OUTDIR first) are not re-run.
+# Every measurement behind the card of `checkpoints/rmt-minilm-babi` (this run, shipped in session 34):
+# the JSONs already in this folder (copied into OUTDIR first) are not re-run, so what runs is what the
+# card still lacks (`rmt.publish --update` adds it; see README.md here).
 #
 #   bash docs/candidates/planted20/measure_rest.sh CKPT OUTDIR
 #
-# CKPT is the candidate's fp16 copy (rebuild command in README.md here). The slow points run as
+# CKPT is checkpoints/rmt-minilm-babi (or the fp16 rebuild in README.md here: the same weights). The slow points run as
 # commands of a few minutes to half an hour each (the 2,000,000-token ones 8 haystacks a seed, pooled by
 # `rmt.publish` as the shipped card's were), ordered so the tables the app quotes come first. Each
 # command writes OUTDIR/NAME.json only when it finished; a file that exists is skipped, so the script

@@ -21,22 +21,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_checkpoint
 from rmt.evaluate import haystack_seed
 from rmt.haystack import Haystack, build_haystack
-from rmt.segments import segment_bounds
+from rmt.segments import cuts_inside, segment_bounds
 
 
 def fact_cuts(hay: Haystack, text_per_segment: int) -> list[tuple[int, int]]:
     """(fact index, token where a segment ends inside that fact) for every fact a boundary cuts."""
-    ends = np.array([end for _, end in segment_bounds(hay.num_tokens, text_per_segment)])
-    return [
-        (i, int(end))
-        for i, fact in enumerate(hay.facts)
-        for end in ends[(ends > fact.token_start) & (ends < fact.token_end)]
-    ]
+    ends = [end for _, end in segment_bounds(hay.num_tokens, text_per_segment)]
+    return cuts_inside([(fact.token_start, fact.token_end) for fact in hay.facts], ends)
 
 
 def cut_halves(hay: Haystack, fact_index: int, end: int, tokenizer) -> tuple[str, str]:
@@ -49,8 +43,11 @@ def cut_halves(hay: Haystack, fact_index: int, end: int, tokenizer) -> tuple[str
 
 def check_rebuildable(run: dict) -> None:
     """Refuse a run whose haystacks its JSON does not pin down (their extra sentences are drawn apart)."""
-    if run.get("other_people") or run.get("room_noise"):
-        raise ValueError("runs with --other-people or --room-noise are not rebuilt exactly: leave them out")
+    if run.get("other_people") or run.get("room_noise") or run.get("only_cut"):
+        raise ValueError(
+            "runs with --other-people or --room-noise are not rebuilt exactly, and --only-cut runs skip"
+            " seeds: leave them out"
+        )
 
 
 def rebuild_haystack(run: dict, point: dict, seed: int, tokenizer) -> Haystack:

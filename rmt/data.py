@@ -11,7 +11,7 @@ import numpy as np
 from rmt.haystack import Haystack, build_haystack, noise_window, reask
 from rmt.noise import load_corpus
 from rmt.room_sentences import draw_room_sentences
-from rmt.segments import sample_bounds
+from rmt.segments import cuts_inside, sample_bounds
 from rmt.tasks import NAMES, ROOMS, TASKS, check_task, other_questions, relation_slots
 
 # Reasoning is the hard task, so the multi-task mix gives it the largest share.
@@ -55,6 +55,7 @@ def make_sample(
     asked: tuple[str, ...] = NAMES,
     room_noise_prob: float = 0.0,
     planted_rooms: float = 0.0,
+    cut_facts: float = 0.0,
 ) -> tuple[Haystack, int | None]:
     """One haystack, and where its question starts if the question is to be a segment of its own.
 
@@ -66,9 +67,53 @@ def make_sample(
     people, so the model must keep each room with its name. With ``room_noise_prob`` a haystack
     also holds 1-3 sentences of the noise's books that name a room, none of them a fact, so the
     model must learn that only a person's move is one; ``planted_rooms`` is the share of those that
-    are other sentences with a room planted in them (``rmt.room_sentences.plant_room``). Each option
-    draws from the rng only when set, so older runs' batches stay the same.
+    are other sentences with a room planted in them (``rmt.room_sentences.plant_room``). With
+    ``cut_facts`` that share of haystacks has a fact cut in two by a segment boundary: chance gives
+    about one in twenty, and those are where Detect loses most of its facts (``rmt.cuts``). Each
+    option draws from the rng only when set, so older runs' batches stay the same.
     """
+    draw = functools.partial(
+        draw_sample,
+        task,
+        num_segments,
+        text_per_segment,
+        tokenizer,
+        rng,
+        noise,
+        question_alone_prob,
+        other_people_prob,
+        asked,
+        room_noise_prob,
+        planted_rooms,
+    )
+    if cut_facts <= 0 or rng.random() >= cut_facts:
+        return draw()
+    for _ in range(CUT_TRIES):  # a fact is cut about one draw in twenty
+        hay, question_start = draw()
+        ends = [end for _, end in sample_bounds(hay.num_tokens, text_per_segment, question_start)]
+        if cuts_inside([(f.token_start, f.token_end) for f in hay.facts], ends):
+            break
+    return hay, question_start
+
+
+# Draws of a haystack before one with a cut fact is given up on (about 0.6% of the time with 6-token facts).
+CUT_TRIES = 100
+
+
+def draw_sample(
+    task: str,
+    num_segments: int,
+    text_per_segment: int,
+    tokenizer,
+    rng: random.Random,
+    noise: str,
+    question_alone_prob: float,
+    other_people_prob: float,
+    asked: tuple[str, ...],
+    room_noise_prob: float,
+    planted_rooms: float,
+) -> tuple[Haystack, int | None]:
+    """One draw of ``make_sample``'s haystack, with every option but ``cut_facts``."""
     seed = rng.randrange(2**31)
     others = 0
     if other_people_prob > 0 and task != "reasoning" and rng.random() < other_people_prob:
@@ -134,6 +179,7 @@ def make_batch(
     ask_twice: bool = False,
     room_noise_prob: float = 0.0,
     planted_rooms: float = 0.0,
+    cut_facts: float = 0.0,
 ) -> Batch:
     """``ask_twice`` puts each haystack in the batch twice, the second time asked about another of
     its facts: the same memory must then give two answers, which only reading the question can do."""
@@ -153,6 +199,7 @@ def make_batch(
             asked,
             room_noise_prob,
             planted_rooms,
+            cut_facts,
         )
         samples.append((hay, question_start))
         if ask_twice and (again := ask_again(hay, tokenizer, rng, asked)) is not None:

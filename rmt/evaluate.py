@@ -14,6 +14,7 @@ draws from a checkpoint's ``needle.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import random
@@ -26,12 +27,13 @@ from tqdm import tqdm
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer
 from rmt.device import pick_device
-from rmt.haystack import asked_fact_is_last, build_haystack
+from rmt.haystack import Haystack, asked_fact_is_last, build_haystack
 from rmt.inference import classify_equal_length, prepare_for_inference
 from rmt.room_sentences import draw_room_sentences, room_sentences
-from rmt.segments import num_segments
+from rmt.segments import cuts_inside, num_segments, segment_bounds
 from rmt.tasks import ROOMS, check_task
 
+ONLY_CUT_MAX_TOKENS = 117_760  # --only-cut: 1,024 segments of the shipped models' 115 text tokens
 MAX_MISSES = 1000  # missed haystacks a point lists (seed, truth, answer): all of a 200-haystack point, so
 # rmt.misses and rmt.cuts count every miss, not the first few
 
@@ -77,6 +79,7 @@ def evaluate_point(
     depth: float | None = None,
     other_people: int = 0,
     room_noise: int = 0,
+    only_cut: bool = False,
 ) -> dict:
     """Accuracy at one length; haystacks are built one batch at a time to keep memory flat.
 
@@ -86,6 +89,8 @@ def evaluate_point(
     (``by_order``): that tells a memory that keeps the latest room from one that keeps each person's.
     ``room_noise`` puts that many sentences of the noise's books that name a room (each swapped
     to a random room) into every haystack: the distractors of ``rmt.room_sentences``, at a known dose.
+    ``only_cut`` keeps only haystacks with a fact cut in two by a segment boundary (about one in twenty,
+    where Detect loses most of its facts), skipping the others' seeds; ``drawn`` says how many were built.
     """
     correct = 0
     misses: list[dict] = []
@@ -101,27 +106,35 @@ def evaluate_point(
         file=sys.stderr,
     )
     started = time.perf_counter()
+
+    def build(i: int) -> Haystack:
+        return build_haystack(
+            task,
+            num_tokens,
+            tokenizer,
+            seed=haystack_seed(seed, i),
+            noise=noise,
+            depth=depth,
+            other_people=other_people,
+            distractors=(
+                draw_room_sentences(noise, room_noise, random.Random(f"rooms:{seed}:{i}")) if room_noise else ()
+            ),
+        )
+
+    text_per_segment = model.config.text_per_segment
+    drawn = (
+        (i, hay)
+        for i, hay in ((i, build(i)) for i in itertools.count())
+        if not only_cut or has_cut_fact(hay, text_per_segment)
+    )
     for first in range(0, samples, batch_size):
-        hays = [
-            build_haystack(
-                task,
-                num_tokens,
-                tokenizer,
-                seed=haystack_seed(seed, i),
-                noise=noise,
-                depth=depth,
-                other_people=other_people,
-                distractors=(
-                    draw_room_sentences(noise, room_noise, random.Random(f"rooms:{seed}:{i}")) if room_noise else ()
-                ),
-            )
-            for i in range(first, min(samples, first + batch_size))
-        ]
+        indexed = list(itertools.islice(drawn, min(batch_size, samples - first)))
+        hays = [hay for _, hay in indexed]
         ids = np.stack([h.token_ids for h in hays])  # [B, T]
         batch = len(hays)
         logits = classify_equal_length(model, ids, last_segments, on_segment=lambda *_, n=batch: bar.update(n))
         predicted = logits.argmax(-1).cpu().tolist()
-        for i, p, h in zip(range(first, first + batch), predicted, hays, strict=True):
+        for (i, h), p in zip(indexed, predicted, strict=True):
             right = ROOMS[p] == h.answer
             correct += right
             if not right and len(misses) < MAX_MISSES:
@@ -154,7 +167,13 @@ def evaluate_point(
         "room_noise": room_noise,
         "by_order": by_order if other_people else None,
         "misses": misses,
-    }
+    } | ({"only_cut": True, "drawn": indexed[-1][0] + 1} if only_cut else {})
+
+
+def has_cut_fact(hay: Haystack, text_per_segment: int) -> bool:
+    """Whether a segment boundary falls inside one of the haystack's facts."""
+    ends = [end for _, end in segment_bounds(hay.num_tokens, text_per_segment)]
+    return bool(cuts_inside([(f.token_start, f.token_end) for f in hay.facts], ends))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also place this many sentences of the noise's books that name a room (not facts) in each haystack",
     )
+    parser.add_argument(
+        "--only-cut",
+        action="store_true",
+        help="only haystacks with a fact cut in two by a segment boundary (a diagnostic: seeds of uncut ones are "
+        "skipped, about 19 in 20; up to 1,024 segments)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -213,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--room-noise must be 0 or more, got {args.room_noise}")
     if args.room_noise and not room_sentences(args.noise):
         parser.error(f"--room-noise: {args.noise} has no sentence that names a room ({', '.join(ROOMS)})")
+    if args.only_cut and max(lengths) > ONLY_CUT_MAX_TOKENS:
+        parser.error(f"--only-cut builds about 20 haystacks for each one kept: at most {ONLY_CUT_MAX_TOKENS:,} tokens")
     command = "python -m rmt.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {
         "task": task,
@@ -225,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         "last_segments": args.last_segments,
         "other_people": args.other_people,
         "room_noise": args.room_noise,
+        "only_cut": args.only_cut,
         "accuracy": {},
         "tokens": {},
         "points": [],
@@ -250,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                 depth=depth,
                 other_people=args.other_people,
                 room_noise=args.room_noise,
+                only_cut=args.only_cut,
             )
             correct += point["correct"]
             samples += point["samples"]

@@ -41,6 +41,8 @@ def runs_by_length(files: list[str], keep: Callable[[dict], bool]) -> dict[tuple
     groups: dict[tuple[str, int], list[tuple[dict, dict]]] = {}
     for file in files:
         result = read_json(file)
+        if result.get("only_cut"):
+            raise ValueError(f"{file}: an --only-cut run is a diagnostic of cut facts, not a length's accuracy")
         for p in result["points"]:
             if keep(p):
                 groups.setdefault((result["task"], p["tokens"]), []).append((result, p))

@@ -59,6 +59,15 @@ def sample_bounds(num_tokens: int, text_per_segment: int, question_start: int | 
     return [*segment_bounds(question_start, text_per_segment), (question_start, num_tokens)]
 
 
+def cuts_inside(spans: Sequence[tuple[int, int]], ends: Sequence[int]) -> list[tuple[int, int]]:
+    """(span index, segment end) for every segment end strictly inside a (start, end) token span.
+
+    Such a span is read half in one segment and half in the next, so the memory has to join the
+    halves: evaluation counts these cuts (``rmt.cuts``) and training can ask for more of them.
+    """
+    return [(i, int(end)) for i, (start, stop) in enumerate(spans) for end in ends if start < end < stop]
+
+
 def split_right_aligned(token_ids: Sequence[int], text_per_segment: int) -> list[Sequence[int]]:
     """Chunks of at most ``text_per_segment`` tokens; slices, so a numpy array is not copied."""
     return [token_ids[a:b] for a, b in segment_bounds(len(token_ids), text_per_segment)]

@@ -291,6 +291,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
             args.ask_twice,
             args.room_noise,
             args.planted_rooms,
+            args.cut_facts,
         )
         start = None
         if pool is not None:
@@ -425,6 +426,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="share of --room-noise's training sentences that are other sentences with a room planted in "
         "them, so the model meets thousands of them, not the books' 152 (validation keeps the held-out book's)",
+    )
+    parser.add_argument(
+        "--cut-facts",
+        type=float,
+        default=0.0,
+        help="share of training haystacks with a fact cut in two by a segment boundary (chance gives about "
+        "1 in 20; validation keeps chance)",
     )
     parser.add_argument(
         "--slot-loss",

@@ -175,3 +175,29 @@ def test_evaluate_room_noise_is_recorded_and_refused_without_rooms(capsys, tmp_p
     with pytest.raises(SystemExit):
         main([*args, "--noise", str(sea), "--room-noise", "2", "--json", "--quiet"])
     assert "has no sentence that names a room" in capsys.readouterr().err
+
+
+def test_only_cut_keeps_the_haystacks_a_boundary_cuts_and_publish_refuses_them(capsys, tmp_path) -> None:
+    from rmt.cuts import fact_cuts
+    from rmt.publish import merge_evals
+
+    args = ["--checkpoint", str(RMT), "--task", "detect", "--segments", "4", "--samples", "6", "--batch-size", "3"]
+    main([*args, "--only-cut", "--json", "--quiet"])
+    out = json.loads(capsys.readouterr().out)
+    point = out["points"][0]
+    assert out["only_cut"] and point["samples"] == 6 and point["drawn"] > 6  # most draws have no cut
+    tokenizer, text = load_checkpoint_tokenizer(RMT), load_checkpoint(RMT).config.text_per_segment
+
+    def cut(seed: int) -> bool:  # run seed 0: the i-th haystack's seed is i
+        return bool(fact_cuts(build_haystack("detect", point["tokens"], tokenizer, seed=seed), text))
+
+    assert all(cut(miss["seed"]) for miss in point["misses"])  # a listed miss rebuilds from its seed, cut
+    kept = [i for i in range(point["drawn"]) if cut(i)]  # the kept ones: exactly the cut ones drawn
+    assert len(kept) == 6 and kept[-1] == point["drawn"] - 1
+    run = tmp_path / "cut.json"
+    run.write_text(json.dumps(out))
+    with pytest.raises(ValueError, match="an --only-cut run is a diagnostic"):
+        merge_evals([str(run)])
+    with pytest.raises(SystemExit):
+        main([*args, "--only-cut", "--tokens", "2000000", "--quiet"])
+    assert "at most 117,760 tokens" in capsys.readouterr().err

@@ -144,6 +144,34 @@ def test_asked_names_narrow_the_questions_not_the_other_people(tmp_path, capsys,
     assert "Ahab is not one of the names" in capsys.readouterr().err
 
 
+def test_cut_facts_puts_a_segment_boundary_inside_a_fact(tokenizer) -> None:
+    """``--cut-facts 1`` cuts a fact of every haystack, in both layouts (question alone or not);
+    without it about one in twenty is cut."""
+    import random
+
+    from rmt.data import make_batch, make_sample
+    from rmt.segments import cuts_inside, sample_bounds
+
+    def draws(cut_facts: float) -> list[tuple]:
+        rng = random.Random(0)
+        return [
+            make_sample(task, 4, 115, tokenizer, rng, "train", question_alone_prob=0.5, cut_facts=cut_facts)
+            for task in ["memorize", "detect", "reasoning"] * 8
+        ]
+
+    def is_cut(hay, question_start) -> bool:
+        ends = [end for _, end in sample_bounds(hay.num_tokens, 115, question_start)]
+        return bool(cuts_inside([(f.token_start, f.token_end) for f in hay.facts], ends))
+
+    forced, chance = draws(1.0), draws(0.0)
+    assert all(is_cut(*d) for d in forced)
+    assert {q is None for _, q in forced} == {True, False}  # both layouts were cut
+    assert sum(is_cut(*d) for d in chance) <= 5
+    args = (["detect"], 4, 8, 115, tokenizer)
+    plain, cut = make_batch(*args, random.Random(0)), make_batch(*args, random.Random(0), cut_facts=1.0)
+    assert [ids.tolist() for ids in plain.token_ids] != [ids.tolist() for ids in cut.token_ids]  # passed on
+
+
 def test_asked_directions_narrow_which_relation_reasoning_asks_about(tokenizer) -> None:
     import random
 

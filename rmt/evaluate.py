@@ -20,6 +20,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from rmt.segments import cuts_inside, num_segments, segment_bounds
 from rmt.tasks import ROOMS, check_task
 
 ONLY_CUT_MAX_TOKENS = 117_760  # --only-cut: 1,024 segments of the shipped models' 115 text tokens
+ONLY_CUT_GIVE_UP = 500  # haystacks drawn without a cut fact before --only-cut refuses the length
 MAX_MISSES = 1000  # missed haystacks a point lists (seed, truth, answer): all of a 200-haystack point, so
 # rmt.misses and rmt.cuts count every miss, not the first few
 
@@ -122,11 +124,7 @@ def evaluate_point(
         )
 
     text_per_segment = model.config.text_per_segment
-    drawn = (
-        (i, hay)
-        for i, hay in ((i, build(i)) for i in itertools.count())
-        if not only_cut or has_cut_fact(hay, text_per_segment)
-    )
+    drawn = cut_haystacks(build, text_per_segment) if only_cut else ((i, build(i)) for i in itertools.count())
     for first in range(0, samples, batch_size):
         indexed = list(itertools.islice(drawn, min(batch_size, samples - first)))
         hays = [hay for _, hay in indexed]
@@ -168,6 +166,27 @@ def evaluate_point(
         "by_order": by_order if other_people else None,
         "misses": misses,
     } | ({"only_cut": True, "drawn": indexed[-1][0] + 1} if only_cut else {})
+
+
+def cut_haystacks(build: Callable[[int], Haystack], text_per_segment: int) -> Iterator[tuple[int, Haystack]]:
+    """(index, haystack) for the haystacks ``build(0), build(1), ...`` whose fact a boundary cuts.
+
+    About one in twenty is, but none may be: Memorize's facts open the haystack, so at a whole number of
+    segments its first segment is full and no boundary falls inside them. Without a cut in the first
+    ONLY_CUT_GIVE_UP draws this refuses, rather than draw forever.
+    """
+    found = 0
+    for i in itertools.count():
+        hay = build(i)
+        if has_cut_fact(hay, text_per_segment):
+            found += 1
+            yield i, hay
+        elif not found and i + 1 >= ONLY_CUT_GIVE_UP:
+            raise ValueError(
+                f"none of the first {ONLY_CUT_GIVE_UP} haystacks of {hay.task} at {hay.num_tokens:,} tokens has a fact "
+                "cut by a segment boundary (Memorize's facts open the haystack: try a length that is not a whole "
+                "number of segments)"
+            )
 
 
 def has_cut_fact(hay: Haystack, text_per_segment: int) -> bool:
@@ -264,22 +283,25 @@ def main(argv: list[str] | None = None) -> int:
         correct = samples = 0  # over all depths: the length's accuracy
         for depth in depths:
             torch.manual_seed(args.seed)
-            point = evaluate_point(
-                model,
-                tokenizer,
-                task,
-                length,
-                args.samples,
-                args.batch_size,
-                args.noise,
-                args.seed,
-                args.last_segments,
-                progress=not args.quiet,
-                depth=depth,
-                other_people=args.other_people,
-                room_noise=args.room_noise,
-                only_cut=args.only_cut,
-            )
+            try:
+                point = evaluate_point(
+                    model,
+                    tokenizer,
+                    task,
+                    length,
+                    args.samples,
+                    args.batch_size,
+                    args.noise,
+                    args.seed,
+                    args.last_segments,
+                    progress=not args.quiet,
+                    depth=depth,
+                    other_people=args.other_people,
+                    room_noise=args.room_noise,
+                    only_cut=args.only_cut,
+                )
+            except ValueError as error:  # a length or option these haystacks cannot be built with
+                parser.error(str(error))
             correct += point["correct"]
             samples += point["samples"]
             if depth is not None:

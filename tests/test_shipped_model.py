@@ -201,3 +201,10 @@ def test_only_cut_keeps_the_haystacks_a_boundary_cuts_and_publish_refuses_them(c
     with pytest.raises(SystemExit):
         main([*args, "--only-cut", "--tokens", "2000000", "--quiet"])
     assert "at most 117,760 tokens" in capsys.readouterr().err
+
+
+def test_only_cut_refuses_a_length_where_no_fact_can_be_cut(capsys) -> None:
+    """Memorize's facts open the haystack: at whole segments the first segment holds them whole."""
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(RMT), "--task", "memorize", "--segments", "2", "--samples", "2", "--only-cut"])
+    assert "none of the first 500 haystacks of memorize at 230 tokens has a fact cut" in capsys.readouterr().err

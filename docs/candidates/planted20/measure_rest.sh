@@ -3,22 +3,27 @@
 # the JSONs already in this folder (copied into OUTDIR first) are not re-run, so what runs is what the
 # card still lacks (`rmt.publish --update` adds it; see README.md here).
 #
-#   bash docs/candidates/planted20/measure_rest.sh CKPT OUTDIR
+#   bash docs/candidates/planted20/measure_rest.sh CKPT OUTDIR [DONE]
 #
+# DONE is a folder of finished JSONs to start from (default: this one); "" measures everything, for
+# another checkpoint (about 10 hours of the 2-core CPU).
 # CKPT is checkpoints/rmt-minilm-babi (or the fp16 rebuild in README.md here: the same weights). The slow points run as
-# commands of a few minutes to half an hour each (the 2,000,000-token ones 8 haystacks a seed, pooled by
+# commands of a few minutes to 41 minutes each (the 2,000,000-token ones 8 haystacks a seed, pooled by
 # `rmt.publish` as the shipped card's were), ordered so the tables the app quotes come first. Each
 # command writes OUTDIR/NAME.json only when it finished; a file that exists is skipped, so the script
 # resumes after an interruption and loses at most the command it was in.
 set -euo pipefail
 ckpt=${1:?CKPT}
 out=${2:?OUTDIR}
+done_dir=${3-$(dirname "$0")}
 mkdir -p "$out"
 # The JSONs committed beside this script are finished points: start from them, never redo them.
 # (A loop, not `cp -n`, whose exit status on an existing file differs between coreutils releases.)
-for done_json in "$(dirname "$0")"/*.json; do
+shopt -s nullglob
+for done_json in ${done_dir:+"$done_dir"/*.json}; do
     [[ -e $out/$(basename "$done_json") ]] || cp "$done_json" "$out"/
 done
+shopt -u nullglob
 export HF_HUB_OFFLINE=1 PYTHONPATH=${PYTHONPATH:-.}
 
 keep() {  # keep NAME COMMAND...: COMMAND's stdout becomes OUTDIR/NAME.json once it has finished
@@ -39,7 +44,9 @@ run() {  # run NAME ARGS...: one rmt.evaluate call on CKPT
 for task in memorize detect reasoning; do
     run "$task-1-32" --task "$task" --segments 1,2,4,8,16,32 --samples 200 --batch-size 100
 done
-run reasoning-1024 --task reasoning --segments 1024 --samples 200 --batch-size 100
+for task in memorize detect reasoning; do  # 24-41 minutes each
+    run "$task-1024" --task "$task" --segments 1024 --samples 200 --batch-size 100
+done
 keep misses python -m rmt.misses --checkpoint "$ckpt" "$out/reasoning-1-32.json" "$out/reasoning-1024.json" \
     --summary
 run needle --task detect --segments 1,4,16,64,256 --depths 0,0.25,0.5,0.75,1 --samples 40 --batch-size 40
@@ -51,8 +58,8 @@ done
 for task in detect memorize reasoning; do
     run "no-rooms-$task-1024" --noise valid-no-rooms --task "$task" --segments 1024 --samples 128 --batch-size 64
 done
-# At 2,000,000 tokens, 8 haystacks a command (about 17 minutes each on the 2-core CPU): first Reasoning
-# and the no-room points on 32 haystacks (seeds 0-3), then Reasoning on 24 more (seeds 4-6: 56 in all, as
+# At 2,000,000 tokens, 8 haystacks a command (about 17 minutes each on the 2-core CPU): first the whole
+# book (Memorize and Detect, where DONE lacks them), Reasoning and the no-room points on 32 haystacks (seeds 0-3), then Reasoning on 24 more (seeds 4-6: 56 in all, as
 # the shipped card), so a table stopped partway still pools its first seeds.
 no_rooms_2m() {  # no_rooms_2m SEED: both no-room points at 2M on that seed's 8 haystacks
     for task in detect memorize; do
@@ -63,7 +70,14 @@ no_rooms_2m() {  # no_rooms_2m SEED: both no-room points at 2M on that seed's 8 
 reasoning_2m() {  # reasoning_2m SEED
     run "reasoning-2000000-seed$1" --task reasoning --tokens 2000000 --samples 8 --batch-size 8 --seed "$1"
 }
+whole_book_2m() {  # whole_book_2m SEED: Memorize and Detect at 2M, unless DONE had them (the card's: one run of 32)
+    for task in memorize detect; do
+        [[ -s $out/$task-2000000.json ]] || run "$task-2000000-seed$1" --task "$task" --tokens 2000000 --samples 8 \
+            --batch-size 8 --seed "$1"
+    done
+}
 for seed in 0 1 2 3; do
+    whole_book_2m "$seed"
     reasoning_2m "$seed"
     no_rooms_2m "$seed"
 done

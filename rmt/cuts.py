@@ -24,13 +24,7 @@ from pathlib import Path
 from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_checkpoint
 from rmt.evaluate import haystack_seed
 from rmt.haystack import Haystack, build_haystack
-from rmt.segments import cuts_inside, segment_bounds
-
-
-def fact_cuts(hay: Haystack, text_per_segment: int) -> list[tuple[int, int]]:
-    """(fact index, token where a segment ends inside that fact) for every fact a boundary cuts."""
-    ends = [end for _, end in segment_bounds(hay.num_tokens, text_per_segment)]
-    return cuts_inside([(fact.token_start, fact.token_end) for fact in hay.facts], ends)
+from rmt.segments import fact_cuts
 
 
 def cut_halves(hay: Haystack, fact_index: int, end: int, tokenizer) -> tuple[str, str]:

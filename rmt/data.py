@@ -11,7 +11,7 @@ import numpy as np
 from rmt.haystack import Haystack, build_haystack, noise_window, reask
 from rmt.noise import load_corpus
 from rmt.room_sentences import draw_room_sentences
-from rmt.segments import cuts_inside, sample_bounds
+from rmt.segments import fact_cuts, sample_bounds
 from rmt.tasks import NAMES, ROOMS, TASKS, check_task, other_questions, relation_slots
 
 # Reasoning is the hard task, so the multi-task mix gives it the largest share.
@@ -72,70 +72,42 @@ def make_sample(
     about one in twenty, and those are where Detect loses most of its facts (``rmt.cuts``). Each
     option draws from the rng only when set, so older runs' batches stay the same.
     """
-    draw = functools.partial(
-        draw_sample,
-        task,
-        num_segments,
-        text_per_segment,
-        tokenizer,
-        rng,
-        noise,
-        question_alone_prob,
-        other_people_prob,
-        asked,
-        room_noise_prob,
-        planted_rooms,
-    )
+
+    def draw() -> tuple[Haystack, int | None]:  # one haystack with every option but cut_facts
+        seed = rng.randrange(2**31)
+        others = 0
+        if other_people_prob > 0 and task != "reasoning" and rng.random() < other_people_prob:
+            others = rng.randint(1, len(NAMES) - 1)
+        distractors: list[str] = []
+        if room_noise_prob > 0 and rng.random() < room_noise_prob:
+            distractors = draw_room_sentences(noise, rng.randint(1, 3), rng, planted_rooms)
+        build = functools.partial(
+            build_haystack,
+            task,
+            tokenizer=tokenizer,
+            seed=seed,
+            noise=noise,
+            other_people=others,
+            asked=asked,
+            distractors=distractors,
+        )
+        if num_segments > 1 and rng.random() < question_alone_prob:
+            probe = build((num_segments - 1) * text_per_segment + 1)  # only to learn the question's length
+            hay = build((num_segments - 1) * text_per_segment + probe.num_tokens - probe.question_token_start)
+            return hay, hay.question_token_start  # (num_segments - 1) full segments, then the question
+        return build(sample_length(num_segments, text_per_segment, rng)), None
+
     if cut_facts <= 0 or rng.random() >= cut_facts:
         return draw()
     for _ in range(CUT_TRIES):  # a fact is cut about one draw in twenty
         hay, question_start = draw()
-        ends = [end for _, end in sample_bounds(hay.num_tokens, text_per_segment, question_start)]
-        if cuts_inside([(f.token_start, f.token_end) for f in hay.facts], ends):
+        if fact_cuts(hay, text_per_segment, question_start):
             break
     return hay, question_start
 
 
 # Draws of a haystack before one with a cut fact is given up on (about 0.6% of the time with 6-token facts).
 CUT_TRIES = 100
-
-
-def draw_sample(
-    task: str,
-    num_segments: int,
-    text_per_segment: int,
-    tokenizer,
-    rng: random.Random,
-    noise: str,
-    question_alone_prob: float,
-    other_people_prob: float,
-    asked: tuple[str, ...],
-    room_noise_prob: float,
-    planted_rooms: float,
-) -> tuple[Haystack, int | None]:
-    """One draw of ``make_sample``'s haystack, with every option but ``cut_facts``."""
-    seed = rng.randrange(2**31)
-    others = 0
-    if other_people_prob > 0 and task != "reasoning" and rng.random() < other_people_prob:
-        others = rng.randint(1, len(NAMES) - 1)
-    distractors: list[str] = []
-    if room_noise_prob > 0 and rng.random() < room_noise_prob:
-        distractors = draw_room_sentences(noise, rng.randint(1, 3), rng, planted_rooms)
-    build = functools.partial(
-        build_haystack,
-        task,
-        tokenizer=tokenizer,
-        seed=seed,
-        noise=noise,
-        other_people=others,
-        asked=asked,
-        distractors=distractors,
-    )
-    if num_segments > 1 and rng.random() < question_alone_prob:
-        probe = build((num_segments - 1) * text_per_segment + 1)  # only to learn the question's length
-        hay = build((num_segments - 1) * text_per_segment + probe.num_tokens - probe.question_token_start)
-        return hay, hay.question_token_start  # (num_segments - 1) full segments, then the question
-    return build(sample_length(num_segments, text_per_segment, rng)), None
 
 
 def ask_again(hay: Haystack, tokenizer, rng: random.Random, asked: tuple[str, ...] = NAMES) -> Haystack | None:

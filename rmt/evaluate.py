@@ -31,7 +31,7 @@ from rmt.device import pick_device
 from rmt.haystack import Haystack, asked_fact_is_last, build_haystack
 from rmt.inference import classify_equal_length, prepare_for_inference
 from rmt.room_sentences import draw_room_sentences, room_sentences
-from rmt.segments import cuts_inside, num_segments, segment_bounds
+from rmt.segments import fact_cuts, num_segments
 from rmt.tasks import ROOMS, check_task
 
 ONLY_CUT_MAX_TOKENS = 117_760  # --only-cut: 1,024 segments of the shipped models' 115 text tokens
@@ -178,7 +178,7 @@ def cut_haystacks(build: Callable[[int], Haystack], text_per_segment: int) -> It
     found = 0
     for i in itertools.count():
         hay = build(i)
-        if has_cut_fact(hay, text_per_segment):
+        if fact_cuts(hay, text_per_segment):
             found += 1
             yield i, hay
         elif not found and i + 1 >= ONLY_CUT_GIVE_UP:
@@ -187,12 +187,6 @@ def cut_haystacks(build: Callable[[int], Haystack], text_per_segment: int) -> It
                 "cut by a segment boundary (Memorize's facts open the haystack: try a length that is not a whole "
                 "number of segments)"
             )
-
-
-def has_cut_fact(hay: Haystack, text_per_segment: int) -> bool:
-    """Whether a segment boundary falls inside one of the haystack's facts."""
-    ends = [end for _, end in segment_bounds(hay.num_tokens, text_per_segment)]
-    return bool(cuts_inside([(f.token_start, f.token_end) for f in hay.facts], ends))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ import torch
 from rmt import plots
 from rmt.bench import benchmark_series
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_checkpoint
-from rmt.cuts import cut_halves, cut_totals, fact_cuts
+from rmt.cuts import cut_halves, cut_totals
 from rmt.device import hardware_name, inference_dtype, pick_device
 from rmt.evaluate import order_split
 from rmt.flops import PRESETS, compare
@@ -48,7 +48,7 @@ from rmt.misses import complete_reasoning_rows, group_right, total
 from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
-from rmt.segments import num_segments, segment_index
+from rmt.segments import fact_cuts, num_segments, segment_index
 from rmt.tasks import NAMES, OPPOSITE, ROOM_WORD, ROOMS, TASKS, check_task, relation_direction
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,10 +30,10 @@ import json
 import sys
 from collections import Counter
 
-from rmt.cuts import check_rebuildable, checkpoint_reader, fact_cuts, rebuild_haystack, rows_from_runs
+from rmt.cuts import check_rebuildable, checkpoint_reader, rebuild_haystack, rows_from_runs
 from rmt.evaluate import haystack_seed
 from rmt.haystack import Haystack, asked_fact, mentions_after_facts, other_fact
-from rmt.segments import segment_index
+from rmt.segments import fact_cuts, segment_index
 from rmt.tasks import ROOMS, question_phrasing, relation_direction, rooms_named
 
 KINDS = ("other_fact", "question_room", "named_after_facts", "named_nowhere_after")

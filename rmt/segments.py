@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
+    from rmt.haystack import Haystack
     from rmt.model import RMTConfig
 
 
@@ -59,13 +60,16 @@ def sample_bounds(num_tokens: int, text_per_segment: int, question_start: int | 
     return [*segment_bounds(question_start, text_per_segment), (question_start, num_tokens)]
 
 
-def cuts_inside(spans: Sequence[tuple[int, int]], ends: Sequence[int]) -> list[tuple[int, int]]:
-    """(span index, segment end) for every segment end strictly inside a (start, end) token span.
+def fact_cuts(hay: Haystack, text_per_segment: int, question_start: int | None = None) -> list[tuple[int, int]]:
+    """(fact index, token where a segment ends inside that fact) for every fact a boundary cuts.
 
-    Such a span is read half in one segment and half in the next, so the memory has to join the
-    halves: evaluation counts these cuts (``rmt.cuts``) and training can ask for more of them.
+    Such a fact is read half in one segment and half in the next, so the memory has to join the
+    halves: evaluation counts these (``rmt.cuts``, ``rmt.evaluate --only-cut``) and training can ask
+    for more of them (``rmt.train --cut-facts``). ``question_start`` lays the haystack out as
+    ``sample_bounds`` does.
     """
-    return [(i, int(end)) for i, (start, stop) in enumerate(spans) for end in ends if start < end < stop]
+    ends = [end for _, end in sample_bounds(hay.num_tokens, text_per_segment, question_start)]
+    return [(i, end) for i, fact in enumerate(hay.facts) for end in ends if fact.token_start < end < fact.token_end]
 
 
 def split_right_aligned(token_ids: Sequence[int], text_per_segment: int) -> list[Sequence[int]]:

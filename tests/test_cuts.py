@@ -7,9 +7,10 @@ import json
 import pytest
 
 from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_checkpoint
-from rmt.cuts import count_run, cut_halves, cut_totals, fact_cuts, main
+from rmt.cuts import count_run, cut_halves, cut_totals, main
 from rmt.evaluate import haystack_seed
 from rmt.haystack import build_haystack
+from rmt.segments import fact_cuts
 
 CHECKPOINT = "checkpoints/rmt-minilm-babi"
 

@@ -178,8 +178,8 @@ def test_evaluate_room_noise_is_recorded_and_refused_without_rooms(capsys, tmp_p
 
 
 def test_only_cut_keeps_the_haystacks_a_boundary_cuts_and_publish_refuses_them(capsys, tmp_path) -> None:
-    from rmt.cuts import fact_cuts
     from rmt.publish import merge_evals
+    from rmt.segments import fact_cuts
 
     args = ["--checkpoint", str(RMT), "--task", "detect", "--segments", "4", "--samples", "6", "--batch-size", "3"]
     main([*args, "--only-cut", "--json", "--quiet"])

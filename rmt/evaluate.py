@@ -303,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             result["points"].append(point)
             if not args.json:
                 where = "" if depth is None else f" at depth {depth:.0%}"
+                if args.only_cut:
+                    where += f" (cut facts only: {point['samples']} of {point['drawn']:,} drawn)"
                 print(
                     f"{task} {point['segments']:>6} segments {length:>9,} tokens{where}: {point['accuracy']:.3f} "
                     f"({point['correct']}/{point['samples']}, 95% CI {point['ci95']}) "

@@ -198,6 +198,8 @@ def test_only_cut_keeps_the_haystacks_a_boundary_cuts_and_publish_refuses_them(c
     run.write_text(json.dumps(out))
     with pytest.raises(ValueError, match="an --only-cut run is a diagnostic"):
         merge_evals([str(run)])
+    main([*args, "--only-cut", "--quiet"])  # the printed line says what was kept of what was drawn
+    assert f"(cut facts only: 6 of {point['drawn']:,} drawn)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main([*args, "--only-cut", "--tokens", "2000000", "--quiet"])
     assert "at most 117,760 tokens" in capsys.readouterr().err

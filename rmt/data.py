@@ -69,7 +69,7 @@ def make_sample(
     model must learn that only a person's move is one; ``planted_rooms`` is the share of those that
     are other sentences with a room planted in them (``rmt.room_sentences.plant_room``). With
     ``cut_facts`` that share of haystacks has a fact cut in two by a segment boundary: chance gives
-    about one in twenty, and those are where Detect loses most of its facts (``rmt.cuts``). Each
+    about one in 25, and those are where Detect loses most of its facts (``rmt.cuts``). Each
     option draws from the rng only when set, so older runs' batches stay the same.
     """
 
@@ -99,14 +99,14 @@ def make_sample(
 
     if cut_facts <= 0 or rng.random() >= cut_facts:
         return draw()
-    for _ in range(CUT_TRIES):  # a fact is cut about one draw in twenty
+    for _ in range(CUT_TRIES):  # a fact is cut about one draw in 25
         hay, question_start = draw()
         if fact_cuts(hay, text_per_segment, question_start):
             break
     return hay, question_start
 
 
-# Draws of a haystack before one with a cut fact is given up on (about 0.6% of the time with 6-token facts).
+# Draws of a haystack before one with a cut fact is given up on (about 2% of the time at 4% a draw).
 CUT_TRIES = 100
 
 

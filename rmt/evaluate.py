@@ -91,7 +91,7 @@ def evaluate_point(
     (``by_order``): that tells a memory that keeps the latest room from one that keeps each person's.
     ``room_noise`` puts that many sentences of the noise's books that name a room (each swapped
     to a random room) into every haystack: the distractors of ``rmt.room_sentences``, at a known dose.
-    ``only_cut`` keeps only haystacks with a fact cut in two by a segment boundary (about one in twenty,
+    ``only_cut`` keeps only haystacks with a fact cut in two by a segment boundary (about one in 25,
     where Detect loses most of its facts), skipping the others' seeds; ``drawn`` says how many were built.
     """
     correct = 0
@@ -171,7 +171,7 @@ def evaluate_point(
 def cut_haystacks(build: Callable[[int], Haystack], text_per_segment: int) -> Iterator[tuple[int, Haystack]]:
     """(index, haystack) for the haystacks ``build(0), build(1), ...`` whose fact a boundary cuts.
 
-    About one in twenty is, but none may be: Memorize's facts open the haystack, so at a whole number of
+    About one in 25 is, but none may be: Memorize's facts open the haystack, so at a whole number of
     segments its first segment is full and no boundary falls inside them. Without a cut in the first
     ONLY_CUT_GIVE_UP draws this refuses, rather than draw forever.
     """
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only-cut",
         action="store_true",
         help="only haystacks with a fact cut in two by a segment boundary (a diagnostic: seeds of uncut ones are "
-        "skipped, about 19 in 20; up to 1,024 segments)",
+        "skipped, about 24 in 25; up to 1,024 segments)",
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.room_noise and not room_sentences(args.noise):
         parser.error(f"--room-noise: {args.noise} has no sentence that names a room ({', '.join(ROOMS)})")
     if args.only_cut and max(lengths) > ONLY_CUT_MAX_TOKENS:
-        parser.error(f"--only-cut builds about 20 haystacks for each one kept: at most {ONLY_CUT_MAX_TOKENS:,} tokens")
+        parser.error(f"--only-cut builds about 25 haystacks for each one kept: at most {ONLY_CUT_MAX_TOKENS:,} tokens")
     command = "python -m rmt.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {
         "task": task,

@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.0,
         help="share of training haystacks with a fact cut in two by a segment boundary (chance gives about "
-        "1 in 20; validation keeps chance)",
+        "1 in 25; validation keeps chance)",
     )
     parser.add_argument(
         "--slot-loss",

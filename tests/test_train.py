@@ -146,7 +146,7 @@ def test_asked_names_narrow_the_questions_not_the_other_people(tmp_path, capsys,
 
 def test_cut_facts_puts_a_segment_boundary_inside_a_fact(tokenizer) -> None:
     """``--cut-facts 1`` cuts a fact of every haystack, in both layouts (question alone or not);
-    without it about one in twenty is cut."""
+    without it about one in 25 is cut."""
     import random
 
     from rmt.data import make_batch, make_sample

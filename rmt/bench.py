@@ -84,7 +84,7 @@ def paper_style_loop(model: RecurrentMemoryTransformer, token_ids: np.ndarray) -
     device = model.device
     memory = model.initial_memory.float().unsqueeze(0).expand(token_ids.shape[0], -1, -1)
     logits = None
-    for a, b in segment_bounds(token_ids.shape[1], cfg.text_per_segment):
+    for a, b in segment_bounds(token_ids.shape[1], cfg.text_per_segment, cfg.segment_overlap):
         text = torch.from_numpy(np.ascontiguousarray(token_ids[:, a:b])).long().to(device)
         n = text.shape[0]
         ids = torch.cat(
@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         if "paper-style" in impls and length <= args.reference_max_tokens:
             rows.append(measure("paper-style", length, args.batch, partial(paper_style_loop, reference, ids), device))
         if "live" in impls and length <= args.live_max_tokens:  # the app's loop reads one haystack
-            probe_every = max(1, len(segment_bounds(length, model.config.text_per_segment)) // 400)
+            probe_every = max(
+                1, len(segment_bounds(length, model.config.text_per_segment, model.config.segment_overlap)) // 400
+            )
             steps = live_run(model, ids[0], ids[0, -8:].tolist(), probe_every)  # a generator: runs when drained
             rows.append(measure("live", length, 1, partial(list, steps), device))
         if "full-attention" in impls and length <= args.full_max_tokens:

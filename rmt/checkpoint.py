@@ -82,7 +82,10 @@ def read_config(folder: Path) -> RMTConfig:
     missing = {"backbone", "num_mem_tokens", "segment_size", "num_classes"} - raw.keys()
     if missing:
         raise CheckpointError(f"{config_file} lacks {', '.join(sorted(missing))}")
-    return RMTConfig(**{k: v for k, v in raw.items() if k in known})
+    try:
+        return RMTConfig(**{k: v for k, v in raw.items() if k in known})
+    except ValueError as error:
+        raise CheckpointError(f"{config_file}: {error}") from error
 
 
 def load_checkpoint(

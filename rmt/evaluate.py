@@ -14,6 +14,7 @@ draws from a checkpoint's ``needle.json``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -91,13 +92,14 @@ def evaluate_point(
     (``by_order``): that tells a memory that keeps the latest room from one that keeps each person's.
     ``room_noise`` puts that many sentences of the noise's books that name a room (each swapped
     to a random room) into every haystack: the distractors of ``rmt.room_sentences``, at a known dose.
-    ``only_cut`` keeps only haystacks with a fact cut in two by a segment boundary (about one in 25,
+    ``only_cut`` keeps only haystacks with a fact cut in two by a boundary of the plain reading (no
+    overlap, so a run with ``segment_overlap`` reads the same haystacks; about one in 25,
     where Detect loses most of its facts), skipping the others' seeds; ``drawn`` says how many were built.
     """
     correct = 0
     misses: list[dict] = []
     by_order = {order: {"correct": 0, "samples": 0} for order in ("asked_last", "asked_earlier")}
-    total_segments = num_segments(num_tokens, model.config.text_per_segment)
+    total_segments = num_segments(num_tokens, model.config.text_per_segment, model.config.segment_overlap)
     steps = total_segments if last_segments is None else min(last_segments, total_segments)
     bar = tqdm(
         total=samples * steps,
@@ -225,7 +227,16 @@ def main(argv: list[str] | None = None) -> int:
         "--only-cut",
         action="store_true",
         help="only haystacks with a fact cut in two by a segment boundary (a diagnostic: seeds of uncut ones are "
-        "skipped, about 24 in 25; up to 1,024 segments)",
+        "skipped, about 24 in 25; up to 1,024 segments). Cut as read without --overlap, so both readings get the "
+        "same haystacks",
+    )
+    parser.add_argument(
+        "--overlap",
+        type=int,
+        default=None,
+        help="text tokens each segment re-reads from the one before (default: the checkpoint's segment_overlap);"
+        " a fact of at most OVERLAP+1 tokens is then read whole wherever the segments end. --segments N still means"
+        " N x the segment's text tokens; each point's segments counts those read",
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -234,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     task = check_task(args.task)
     device = pick_device(args.device)
     model = prepare_for_inference(load_checkpoint(args.checkpoint), device)
+    if args.overlap is not None:
+        try:
+            model.config = dataclasses.replace(model.config, segment_overlap=args.overlap)
+        except ValueError as error:
+            parser.error(f"--overlap: {error}")
     tokenizer = load_checkpoint_tokenizer(args.checkpoint)
     text = model.config.text_per_segment
     if args.tokens:
@@ -266,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "other_people": args.other_people,
         "room_noise": args.room_noise,
         "only_cut": args.only_cut,
+        "segment_overlap": model.config.segment_overlap,
         "accuracy": {},
         "tokens": {},
         "points": [],

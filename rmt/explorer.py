@@ -124,7 +124,14 @@ def same_layout(a: RecurrentMemoryTransformer, b: RecurrentMemoryTransformer) ->
     def layout(m: RecurrentMemoryTransformer) -> tuple:
         c, bc = m.config, m.backbone.config
         classes = tuple(c.class_names or ())
-        return (c.segment_size, c.num_mem_tokens, classes, bc.num_hidden_layers, bc.num_attention_heads)
+        return (
+            c.segment_size,
+            c.segment_overlap,
+            c.num_mem_tokens,
+            classes,
+            bc.num_hidden_layers,
+            bc.num_attention_heads,
+        )
 
     return layout(a) == layout(b)
 
@@ -436,10 +443,11 @@ class Explorer:
             return self.entries[hay_id]
 
     def segment_of(self, token: int, hay: Haystack) -> int:
-        return segment_index(token, hay.num_tokens, self.model.config.text_per_segment)
+        cfg = self.model.config
+        return segment_index(token, hay.num_tokens, cfg.text_per_segment, cfg.segment_overlap)
 
     def summary(self, hay: Haystack) -> dict:
-        total = num_segments(hay.num_tokens, self.model.config.text_per_segment)
+        total = num_segments(hay.num_tokens, self.model.config.text_per_segment, self.model.config.segment_overlap)
         cuts = self.fact_cuts(hay)
         return {
             "task": hay.task,
@@ -468,7 +476,7 @@ class Explorer:
         """
         return {
             i: {"segment": self.segment_of(end - 1, hay) + 1, "halves": list(cut_halves(hay, i, end, self.tokenizer))}
-            for i, end in fact_cuts(hay, self.model.config.text_per_segment)
+            for i, end in fact_cuts(hay, self.model.config.text_per_segment, overlap=self.model.config.segment_overlap)
         }
 
     def cut_verdict(self, hay: Haystack, right: bool, served: ServedModel) -> str | None:
@@ -761,7 +769,7 @@ class Explorer:
         # a fact a segment boundary cuts is read in two segments: both get its band
         fact_segments = sorted({self.segment_of(t, hay) for f in hay.facts for t in (f.token_start, f.token_end - 1)})
         question_segment = self.segment_of(hay.question_token_start, hay)
-        total = num_segments(hay.num_tokens, self.model.config.text_per_segment)
+        total = num_segments(hay.num_tokens, self.model.config.text_per_segment, self.model.config.segment_overlap)
         probe_every = max(1, total // 400)  # at most ~400 live answers: each costs a short extra pass
         last_shown, interval = 0.0, min_interval
         run = None

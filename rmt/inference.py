@@ -84,7 +84,7 @@ def classify_equal_length(
     ``last_segments=k`` feeds only the last k segments (k=1 is the no-memory baseline: plain
     truncation to the window the encoder can see).
     """
-    bounds = segment_bounds(token_ids.shape[1], model.config.text_per_segment)
+    bounds = segment_bounds(token_ids.shape[1], model.config.text_per_segment, model.config.segment_overlap)
     if last_segments is not None:
         bounds = bounds[-last_segments:]
         token_ids = token_ids[:, bounds[0][0] :]
@@ -152,7 +152,7 @@ def live_run(
     ``resume`` continues a stopped run of the same haystack from the memory it stopped with, so
     a speaker can pause a long run and go on; its clock leaves out the pause.
     """
-    bounds = segment_bounds(len(token_ids), model.config.text_per_segment)
+    bounds = segment_bounds(len(token_ids), model.config.text_per_segment, model.config.segment_overlap)
     if resume is not None and (resume.memory is None or resume.num_tokens != len(token_ids)):
         raise ValueError("only a run that was stopped part-way can continue")
     run = resume or LiveRun(len(token_ids), len(bounds), snapshot_interval(len(bounds), max_snapshots))
@@ -204,7 +204,7 @@ def inspect_segment(
 
     Returns (input ids [L], layer -> attention [heads, L, L] as float32, the segment's text ids).
     """
-    bounds = segment_bounds(len(token_ids), model.config.text_per_segment)
+    bounds = segment_bounds(len(token_ids), model.config.text_per_segment, model.config.segment_overlap)
     start = max(s for s in run.snapshots if s <= index)
     memory = run.snapshots[start].to(model.device, model.dtype)
     for i in range(start, index + 1):

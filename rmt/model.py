@@ -38,6 +38,16 @@ class RMTConfig:
     pad_token_id: int = 0
     classifier_dropout: float = 0.1
     backbone: dict = field(default_factory=dict)  # the encoder's own config.to_dict()
+    # Text tokens each segment re-reads from the one before (``rmt.segments.segment_bounds``): a
+    # reading choice, not a weight, so a checkpoint trained without it can be read with it.
+    segment_overlap: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.segment_overlap < self.text_per_segment:
+            raise ValueError(
+                f"segment_overlap must be from 0 to {self.text_per_segment - 1} (the text tokens of a segment),"
+                f" got {self.segment_overlap}"
+            )
 
     @property
     def text_per_segment(self) -> int:

@@ -7,6 +7,7 @@ fewer segments is inactive at the early steps and joins later with the initial m
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,52 +30,69 @@ class Segment:
     text_ids: list[list[int]]  # the text tokens of each active sample in this segment
 
 
-def num_segments(num_tokens: int, text_per_segment: int) -> int:
-    return max(1, math.ceil(num_tokens / text_per_segment))
+def num_segments(num_tokens: int, text_per_segment: int, overlap: int = 0) -> int:
+    """Segments of at most ``text_per_segment`` tokens whose ends lie ``text_per_segment - overlap`` apart."""
+    return max(1, math.ceil((num_tokens - overlap) / (text_per_segment - overlap)))
 
 
-def first_segment_length(num_tokens: int, text_per_segment: int) -> int:
+def first_segment_length(num_tokens: int, text_per_segment: int, overlap: int = 0) -> int:
     """Right alignment leaves the remainder to the first segment."""
-    return num_tokens - (num_segments(num_tokens, text_per_segment) - 1) * text_per_segment
+    stride = text_per_segment - overlap
+    return num_tokens - (num_segments(num_tokens, text_per_segment, overlap) - 1) * stride
 
 
-def segment_index(token: int, num_tokens: int, text_per_segment: int) -> int:
-    """Which segment holds token position ``token``."""
-    first = first_segment_length(num_tokens, text_per_segment)
-    return 0 if token < first else 1 + (token - first) // text_per_segment
+def segment_index(token: int, num_tokens: int, text_per_segment: int, overlap: int = 0) -> int:
+    """Which segment reads token position ``token`` first (with an overlap the next one reads it again)."""
+    first = first_segment_length(num_tokens, text_per_segment, overlap)
+    return 0 if token < first else 1 + (token - first) // (text_per_segment - overlap)
 
 
-def segment_bounds(num_tokens: int, text_per_segment: int) -> list[tuple[int, int]]:
-    """(start, end) of each segment's text, cut from the end so the first segment is short."""
-    n = num_segments(num_tokens, text_per_segment)
-    first = first_segment_length(num_tokens, text_per_segment)
-    ends = [first + i * text_per_segment for i in range(n)]
-    return list(zip([0, *ends[:-1]], ends, strict=True))
+def segment_bounds(num_tokens: int, text_per_segment: int, overlap: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of each segment's text, cut from the end so the first segment is short.
+
+    With ``overlap`` every segment after the first starts by re-reading the last ``overlap`` tokens
+    of the one before, so a fact of at most ``overlap + 1`` tokens is read whole in some segment
+    however the boundaries fall (``fact_cuts``); the price is ``overlap / text_per_segment`` more
+    segments.
+    """
+    n = num_segments(num_tokens, text_per_segment, overlap)
+    first = first_segment_length(num_tokens, text_per_segment, overlap)
+    ends = [first + i * (text_per_segment - overlap) for i in range(n)]
+    return [(0, first)] + [(end - text_per_segment, end) for end in ends[1:]]
 
 
-def sample_bounds(num_tokens: int, text_per_segment: int, question_start: int | None = None) -> list[tuple[int, int]]:
+def sample_bounds(
+    num_tokens: int, text_per_segment: int, question_start: int | None = None, overlap: int = 0
+) -> list[tuple[int, int]]:
     """(start, end) of each segment of one sample as ``segment_batch`` lays it out: right-aligned, or
     with ``question_start`` the text before the question right-aligned and the question a segment alone."""
     if question_start is None:
-        return segment_bounds(num_tokens, text_per_segment)
-    return [*segment_bounds(question_start, text_per_segment), (question_start, num_tokens)]
+        return segment_bounds(num_tokens, text_per_segment, overlap)
+    return [*segment_bounds(question_start, text_per_segment, overlap), (question_start, num_tokens)]
 
 
-def fact_cuts(hay: Haystack, text_per_segment: int, question_start: int | None = None) -> list[tuple[int, int]]:
-    """(fact index, token where a segment ends inside that fact) for every fact a boundary cuts.
+def fact_cuts(
+    hay: Haystack, text_per_segment: int, question_start: int | None = None, overlap: int = 0
+) -> list[tuple[int, int]]:
+    """(fact index, token where a segment ends inside that fact) for every fact no segment reads whole.
 
     Such a fact is read half in one segment and half in the next, so the memory has to join the
     halves: evaluation counts these (``rmt.cuts``, ``rmt.evaluate --only-cut``) and training can ask
     for more of them (``rmt.train --cut-facts``). ``question_start`` lays the haystack out as
-    ``sample_bounds`` does.
+    ``sample_bounds`` does; with an ``overlap`` a fact the next segment re-reads whole is not cut.
     """
-    ends = [end for _, end in sample_bounds(hay.num_tokens, text_per_segment, question_start)]
-    return [(i, end) for i, fact in enumerate(hay.facts) for end in ends if fact.token_start < end < fact.token_end]
+    bounds = sample_bounds(hay.num_tokens, text_per_segment, question_start, overlap)
+    return [
+        (i, end)
+        for i, fact in enumerate(hay.facts)
+        for (_, end), (next_start, _) in itertools.pairwise(bounds)
+        if fact.token_start < end < fact.token_end and next_start > fact.token_start
+    ]
 
 
-def split_right_aligned(token_ids: Sequence[int], text_per_segment: int) -> list[Sequence[int]]:
+def split_right_aligned(token_ids: Sequence[int], text_per_segment: int, overlap: int = 0) -> list[Sequence[int]]:
     """Chunks of at most ``text_per_segment`` tokens; slices, so a numpy array is not copied."""
-    return [token_ids[a:b] for a, b in segment_bounds(len(token_ids), text_per_segment)]
+    return [token_ids[a:b] for a, b in segment_bounds(len(token_ids), text_per_segment, overlap)]
 
 
 def segment_layout(text_ids: Sequence[int], config: RMTConfig) -> list[int]:
@@ -107,7 +125,7 @@ def segment_batch(
     if any(q is not None and len(ids) - q > config.text_per_segment for ids, q in zip(token_ids, starts, strict=True)):
         raise ValueError(f"a question alone must fit one segment ({config.text_per_segment} text tokens)")
     chunks = [
-        [ids[a:b] for a, b in sample_bounds(len(ids), config.text_per_segment, q)]
+        [ids[a:b] for a, b in sample_bounds(len(ids), config.text_per_segment, q, config.segment_overlap)]
         for ids, q in zip(token_ids, starts, strict=True)
     ]
     total = max(len(c) for c in chunks)

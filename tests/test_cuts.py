@@ -31,6 +31,11 @@ def test_a_boundary_inside_a_fact_is_found_and_a_fact_inside_a_segment_is_not(to
     assert f"{first} {second}" == fact.text.lower()
     whole = next(n for n in range(20, 200) if not fact_cuts(hay, n))
     assert fact_cuts(hay, whole) == []
+    # a segment that re-reads one token fewer than the fact has reads it whole wherever the segments end;
+    # re-reading two fewer leaves some segment length that cuts it
+    length = fact.token_end - fact.token_start
+    assert all(fact_cuts(hay, n, overlap=length - 1) == [] for n in range(20, 200))
+    assert any(fact_cuts(hay, n, overlap=length - 2) for n in range(20, 200))
 
 
 def test_a_run_is_rebuilt_and_its_misses_split_by_cut(tokenizer, tmp_path, capsys) -> None:

@@ -5,7 +5,14 @@ import itertools
 import pytest
 
 from rmt.model import RMTConfig
-from rmt.segments import segment_batch, segment_bounds, segment_index, segment_layout, split_right_aligned
+from rmt.segments import (
+    num_segments,
+    segment_batch,
+    segment_bounds,
+    segment_index,
+    segment_layout,
+    split_right_aligned,
+)
 
 
 @pytest.mark.parametrize("length", [1, 5, 6, 7, 12, 13, 100])
@@ -28,6 +35,40 @@ def test_bounds_cover_the_sequence_without_gaps() -> None:
     bounds = segment_bounds(1000, 115)
     assert bounds[0][0] == 0 and bounds[-1][1] == 1000
     assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+
+
+@pytest.mark.parametrize("length", [1, 16, 17, 99, 100, 115, 116, 131, 132, 1000, 29440])
+def test_overlapping_segments_reread_the_last_tokens_and_end_on_the_question(length: int) -> None:
+    bounds = segment_bounds(length, 115, overlap=16)
+    assert len(bounds) == num_segments(length, 115, overlap=16)
+    assert bounds[0][0] == 0 and bounds[-1][1] == length
+    assert all(0 < b - a <= 115 for a, b in bounds)
+    assert all(b - a == 115 for a, b in bounds[1:])  # every segment but the first is full
+    # each segment starts 16 tokens before the one before it ended: no gap, and nothing re-read twice over
+    assert all(nxt[0] == prev[1] - 16 for prev, nxt in itertools.pairwise(bounds))
+    assert bounds[0][1] > 16 or len(bounds) == 1  # the first segment is never all re-read by the second
+    for i, (a, b) in enumerate(bounds):  # the segment that reads a token first
+        assert segment_index(b - 1, length, 115, overlap=16) == i
+        assert segment_index(a, length, 115, overlap=16) == max(0, i - 1) or a == 0
+    assert segment_bounds(length, 115, overlap=0) == segment_bounds(length, 115)
+
+
+def test_overlap_must_leave_new_text_in_every_segment() -> None:
+    RMTConfig(segment_size=128, segment_overlap=114)  # 115 text tokens: one new token a segment
+    with pytest.raises(ValueError, match="segment_overlap must be from 0 to 114"):
+        RMTConfig(segment_size=128, segment_overlap=115)
+    with pytest.raises(ValueError, match="segment_overlap"):
+        RMTConfig(segment_size=128, segment_overlap=-1)
+
+
+def test_batch_with_overlap_rereads_the_tail_of_the_segment_before() -> None:
+    config = RMTConfig(num_mem_tokens=2, segment_size=10, segment_overlap=2)  # 5 text tokens, 3 of them new
+    (first, second, third) = segment_batch([list(range(11))], config)
+    assert [first.text_ids[0], second.text_ids[0], third.text_ids[0]] == [
+        [0, 1, 2, 3, 4],
+        [3, 4, 5, 6, 7],
+        [6, 7, 8, 9, 10],
+    ]
 
 
 def test_layout_puts_memory_right_after_cls() -> None:

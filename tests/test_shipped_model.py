@@ -210,3 +210,26 @@ def test_only_cut_refuses_a_length_where_no_fact_can_be_cut(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--checkpoint", str(RMT), "--task", "memorize", "--segments", "2", "--samples", "2", "--only-cut"])
     assert "none of the first 500 haystacks of memorize at 230 tokens has a fact cut" in capsys.readouterr().err
+
+
+def test_overlap_reads_the_same_cut_haystacks_whole(capsys) -> None:
+    """--overlap 16: every segment re-reads the last 16 tokens of the one before, so the facts the plain
+    reading cuts in two are read whole; --only-cut still picks them by the plain reading's cuts."""
+    from rmt.misses import sort_run
+    from rmt.segments import num_segments
+
+    args = ["--checkpoint", str(RMT), "--task", "detect", "--segments", "4", "--samples", "6", "--batch-size", "6"]
+    main([*args, "--only-cut", "--json", "--quiet"])
+    plain = json.loads(capsys.readouterr().out)
+    main([*args, "--only-cut", "--overlap", "16", "--json", "--quiet"])
+    overlap = json.loads(capsys.readouterr().out)
+    assert (plain["segment_overlap"], overlap["segment_overlap"]) == (0, 16)
+    (p, o) = plain["points"][0], overlap["points"][0]
+    assert o["drawn"] == p["drawn"]  # the same haystacks
+    assert (p["segments"], o["segments"]) == (4, num_segments(460, 115, 16)) == (4, 5)
+    assert o["correct"] == o["samples"] == 6  # read whole, every fact is kept
+    with pytest.raises(ValueError, match="--overlap"):
+        sort_run(overlap | {"only_cut": False}, load_checkpoint_tokenizer(RMT), 115)
+    with pytest.raises(SystemExit):
+        main([*args, "--overlap", "115", "--quiet"])
+    assert "--overlap: segment_overlap must be from 0 to 114" in capsys.readouterr().err

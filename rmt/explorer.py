@@ -985,12 +985,15 @@ class Explorer:
             raise ValueError(f"tokens must be between 1 and 10^12 for the FLOP model, got {tokens!r}")
         return num_tokens
 
+    def flop_row(self, preset: str, tokens: int, segment: int) -> dict:
+        """``rmt.flops.compare`` for a preset shape read as the served model reads: its memory and overlap."""
+        cfg = self.model.config
+        return compare(PRESETS[preset], tokens, segment, cfg.num_mem_tokens, cfg.segment_overlap)
+
     def flops(self, tokens: int | float | str | None, segment: int | None = None) -> dict:
         num_tokens = self.flop_tokens(tokens)
         segment = segment or self.model.config.segment_size
-        rows = {
-            name: compare(PRESETS[name], num_tokens, segment, self.model.config.num_mem_tokens) for name in FLOP_PRESETS
-        }
+        rows = {name: self.flop_row(name, num_tokens, segment) for name in FLOP_PRESETS}
         # as floats: FLOP counts pass 2**63, which JSON encoders for the page cannot take as integers
         return {name: {k: float(v) if k.endswith("flops") else v for k, v in row.items()} for name, row in rows.items()}
 
@@ -1009,7 +1012,7 @@ class Explorer:
         lengths = sorted({int(x) for x in np.logspace(np.log10(segment), np.log10(end), 40)})
         curves = {}
         for name in ("minilm-l6", "bert-base", "opt-125m", "opt-175b"):
-            rows = [compare(PRESETS[name], t, segment, self.model.config.num_mem_tokens) for t in lengths]
+            rows = [self.flop_row(name, t, segment) for t in lengths]
             curves[PRESETS[name].name] = (
                 lengths,
                 [float(r["full_attention_flops"]) for r in rows],
@@ -1017,7 +1020,7 @@ class Explorer:
             )
         text = ""
         if tokens:
-            ratio = compare(PRESETS["minilm-l6"], tokens, segment, self.model.config.num_mem_tokens)["ratio"]
+            ratio = self.flop_row("minilm-l6", tokens, segment)["ratio"]
             text = f"{marker}: {tokens:,} tokens, {flops_saving(ratio)} (ours)"
         return plots.flops_figure(curves, tokens, text)
 

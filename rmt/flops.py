@@ -7,7 +7,8 @@ Beyond the layers we count the output logits 2·L·d·V for decoder (language-mo
 no input-embedding term (a table lookup).
 
 RMT over T tokens is ceil(T / text_per_segment) passes of one segment; memory tokens take part
-of each segment (``num_mem_tokens``, twice for the decoder read/write layout).
+of each segment (``num_mem_tokens``, twice for the decoder read/write layout). A reading whose
+segments re-read ``overlap`` tokens of the one before takes ``rmt.segments.num_segments`` passes.
 
 The paper's headline counts 512 text tokens per pass and ignores the memory positions
 (``--mem 0``). With those terms, at 2,048,000 tokens: OPT-175B x28.6 (paper x29), OPT-125M
@@ -21,8 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from dataclasses import asdict, dataclass
+
+from rmt.segments import num_segments
 
 
 @dataclass(frozen=True)
@@ -68,21 +70,23 @@ def forward_flops(shape: ModelShape, length: int, include: tuple[str, ...] | Non
     return layers + logits
 
 
-def rmt_segments(tokens: int, segment: int, num_mem_tokens: int, decoder: bool) -> tuple[int, int]:
+def rmt_segments(tokens: int, segment: int, num_mem_tokens: int, decoder: bool, overlap: int = 0) -> tuple[int, int]:
     """(number of segments, text tokens per segment) for RMT's layout of that shape."""
     overhead = 2 * num_mem_tokens if decoder else num_mem_tokens + 3  # [CLS] [SEP] [SEP]
     text = segment - overhead
     if text < 1:
         raise ValueError(f"segment {segment} leaves no room for text next to {num_mem_tokens} memory tokens")
-    return math.ceil(tokens / text), text
+    if not 0 <= overlap < text:
+        raise ValueError(f"overlap must be from 0 to {text - 1} (the text tokens of a segment), got {overlap}")
+    return num_segments(tokens, text, overlap), text
 
 
-def compare(shape: ModelShape, tokens: int, segment: int = 512, num_mem_tokens: int = 10) -> dict:
+def compare(shape: ModelShape, tokens: int, segment: int = 512, num_mem_tokens: int = 10, overlap: int = 0) -> dict:
     """Full attention over ``tokens`` against RMT over the same tokens."""
     if tokens < 1:
         raise ValueError("tokens must be positive")
     full = forward_flops(shape, tokens)
-    count, text = rmt_segments(tokens, segment, num_mem_tokens, shape.decoder)
+    count, text = rmt_segments(tokens, segment, num_mem_tokens, shape.decoder, overlap)
     rmt = count * forward_flops(shape, segment)
     return {
         "model": shape.name,
@@ -90,15 +94,12 @@ def compare(shape: ModelShape, tokens: int, segment: int = 512, num_mem_tokens: 
         "segment": segment,
         "num_mem_tokens": num_mem_tokens,
         "text_per_segment": text,
+        "segment_overlap": overlap,
         "segments": count,
         "full_attention_flops": full,
         "rmt_flops": rmt,
         "ratio": full / rmt,
     }
-
-
-def curve(shape: ModelShape, lengths: list[int], segment: int = 512, num_mem_tokens: int = 10) -> list[dict]:
-    return [compare(shape, t, segment, num_mem_tokens) for t in lengths]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,9 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=2_048_000)
     parser.add_argument("--segment", type=int, default=512)
     parser.add_argument("--mem", type=int, default=10, help="memory tokens")
+    parser.add_argument("--overlap", type=int, default=0, help="text tokens each segment re-reads from the one before")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = compare(PRESETS[args.preset], args.tokens, args.segment, args.mem)
+    try:
+        result = compare(PRESETS[args.preset], args.tokens, args.segment, args.mem, args.overlap)
+    except ValueError as error:
+        parser.error(str(error))
     if args.json:
         print(json.dumps(result | {"shape": asdict(PRESETS[args.preset])}))
     else:

@@ -46,3 +46,15 @@ def test_cli_json(capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert {"full_attention_flops", "rmt_flops", "ratio"} <= out.keys()
     assert out["ratio"] > 20
+
+
+def test_overlapping_segments_cost_the_extra_passes(capsys) -> None:
+    """Re-reading 16 of 115 text tokens takes 115/99 as many passes: the RMT side grows by that, nothing else."""
+    shape = PRESETS["minilm-l6"]
+    plain, overlap = compare(shape, 2_000_000, segment=128), compare(shape, 2_000_000, segment=128, overlap=16)
+    assert (plain["segments"], overlap["segments"]) == (17_392, 20_202)  # ceil(2e6 / 115), ceil((2e6 - 16) / 99)
+    assert overlap["rmt_flops"] / plain["rmt_flops"] == 20_202 / 17_392
+    assert overlap["full_attention_flops"] == plain["full_attention_flops"]
+    with pytest.raises(SystemExit):
+        main(["--segment", "128", "--overlap", "115"])
+    assert "overlap must be from 0 to 114" in capsys.readouterr().err

@@ -11,6 +11,7 @@ validations without improvement. Metrics go to ``OUT/log.jsonl``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import shutil
@@ -217,6 +218,10 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
         config = RMTConfig(segment_size=args.segment_size, class_names=list(ROOMS))
         config.num_mem_tokens = args.memory_tokens or config.num_mem_tokens
         model = build_rmt(backbone_dir(), config).to(device)
+    if model.config.segment_overlap:
+        # rmt.data lays out training lengths for the plain reading; the overlap is a reading choice, not a weight
+        print(f"training reads plain segments: {init}'s segment_overlap {model.config.segment_overlap} set to 0 here")
+        model.config = dataclasses.replace(model.config, segment_overlap=0)
     model.train()
     text_len = model.config.text_per_segment
     if args.slot_loss > 0 and model.config.num_mem_tokens < len(OPPOSITE):

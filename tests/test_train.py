@@ -340,3 +340,18 @@ def test_stop_at_ends_the_stage_early_with_a_validated_model(tmp_path) -> None:
     assert "valid_accuracy" in records[-1]
     assert json.loads((out / "stage-2" / "DONE.json").read_text())["steps"] == 3
     assert isinstance(load_checkpoint(out / "stage-2" / "best"), RecurrentMemoryTransformer)
+
+
+def test_training_from_an_overlapping_reader_reads_plain_segments(tmp_path, capsys) -> None:
+    """rmt.data lays out plain segments, so a checkpoint read with an overlap is trained (and saved) without."""
+    args = ["--tiny", "--segment-size", "48", "--stages", "1", "--batch-size", "4", "--eval-every", "100"]
+    args += ["--valid-samples", "4", "--eval-batch", "4", "--max-steps", "1"]
+    main(["--out", str(tmp_path / "first"), *args])
+    init = tmp_path / "first" / "stage-1" / "best"
+    config = json.loads((init / "config.json").read_text())
+    (init / "config.json").write_text(json.dumps(config | {"segment_overlap": 5}))
+    assert load_checkpoint(init).config.segment_overlap == 5
+    capsys.readouterr()
+    main(["--out", str(tmp_path / "second"), "--init", str(init), *args])
+    assert "segment_overlap 5 set to 0 here" in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / "second" / "stage-1" / "best").config.segment_overlap == 0

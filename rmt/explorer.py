@@ -446,8 +446,12 @@ class Explorer:
         cfg = self.model.config
         return segment_index(token, hay.num_tokens, cfg.text_per_segment, cfg.segment_overlap)
 
+    def segment_count(self, hay: Haystack) -> int:
+        cfg = self.model.config
+        return num_segments(hay.num_tokens, cfg.text_per_segment, cfg.segment_overlap)
+
     def summary(self, hay: Haystack) -> dict:
-        total = num_segments(hay.num_tokens, self.model.config.text_per_segment, self.model.config.segment_overlap)
+        total = self.segment_count(hay)
         cuts = self.fact_cuts(hay)
         return {
             "task": hay.task,
@@ -769,7 +773,7 @@ class Explorer:
         # a fact a segment boundary cuts is read in two segments: both get its band
         fact_segments = sorted({self.segment_of(t, hay) for f in hay.facts for t in (f.token_start, f.token_end - 1)})
         question_segment = self.segment_of(hay.question_token_start, hay)
-        total = num_segments(hay.num_tokens, self.model.config.text_per_segment, self.model.config.segment_overlap)
+        total = self.segment_count(hay)
         probe_every = max(1, total // 400)  # at most ~400 live answers: each costs a short extra pass
         last_shown, interval = 0.0, min_interval
         run = None

@@ -24,7 +24,7 @@ import argparse
 import json
 from dataclasses import asdict, dataclass
 
-from rmt.segments import num_segments
+from rmt.segments import check_overlap, num_segments
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,7 @@ def rmt_segments(tokens: int, segment: int, num_mem_tokens: int, decoder: bool, 
     text = segment - overhead
     if text < 1:
         raise ValueError(f"segment {segment} leaves no room for text next to {num_mem_tokens} memory tokens")
-    if not 0 <= overlap < text:
-        raise ValueError(f"overlap must be from 0 to {text - 1} (the text tokens of a segment), got {overlap}")
+    check_overlap(overlap, text)
     return num_segments(tokens, text, overlap), text
 
 

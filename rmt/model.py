@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig
 
-from rmt.segments import Segment, pack_segment, segment_batch
+from rmt.segments import Segment, check_overlap, pack_segment, segment_batch
 
 
 @dataclass
@@ -43,11 +43,7 @@ class RMTConfig:
     segment_overlap: int = 0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.segment_overlap < self.text_per_segment:
-            raise ValueError(
-                f"segment_overlap must be from 0 to {self.text_per_segment - 1} (the text tokens of a segment),"
-                f" got {self.segment_overlap}"
-            )
+        check_overlap(self.segment_overlap, self.text_per_segment, "segment_overlap")
 
     @property
     def text_per_segment(self) -> int:

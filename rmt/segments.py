@@ -30,6 +30,14 @@ class Segment:
     text_ids: list[list[int]]  # the text tokens of each active sample in this segment
 
 
+def check_overlap(overlap: int, text_per_segment: int, name: str = "overlap") -> None:
+    """Refuse an overlap that leaves a segment no new text (or is negative): the stride would be 0 or less."""
+    if not 0 <= overlap < text_per_segment:
+        raise ValueError(
+            f"{name} must be from 0 to {text_per_segment - 1} (the text tokens of a segment), got {overlap}"
+        )
+
+
 def num_segments(num_tokens: int, text_per_segment: int, overlap: int = 0) -> int:
     """Segments of at most ``text_per_segment`` tokens whose ends lie ``text_per_segment - overlap`` apart."""
     return max(1, math.ceil((num_tokens - overlap) / (text_per_segment - overlap)))

@@ -281,8 +281,9 @@ def build() -> gr.Blocks:
                 "Accuracy of the shipped checkpoints on the held-out book (Moby-Dick), from their `eval.json`: "
                 f"a colour per task, a line style per checkpoint ({line_styles}). "
                 "Dashed: the same encoder fine-tuned without memory, reading only the last segment. "
-                "Open circles: points measured before Project Gutenberg's licence text was cut from the book "
-                '(its "principal office is located at ..." read like a fact); not re-run since. '
+                "Open circles: points measured otherwise than the checkpoint is read now (hover one for how: "
+                "read with plain segments where it now re-reads an overlap, or on an earlier version of the book); "
+                "not re-run since. "
                 "Stars: the same book with its sentences that name a room taken out (noise *Moby-Dick without "
                 "its room sentences*, from `no_rooms.json`): how long the memory keeps a fact when nothing else "
                 "names a room. Bars are 95% intervals; hover a point for its count."

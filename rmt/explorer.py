@@ -33,7 +33,7 @@ from rmt.cuts import cut_halves, cut_totals
 from rmt.device import hardware_name, inference_dtype, pick_device
 from rmt.evaluate import order_split
 from rmt.flops import PRESETS, compare
-from rmt.formatting import flops_saving, format_duration, markdown_literal, percent
+from rmt.formatting import flops_saving, format_duration, markdown_literal, percent, reading_note
 from rmt.haystack import (
     Haystack,
     asked_fact,
@@ -48,7 +48,7 @@ from rmt.misses import complete_reasoning_rows, group_right, total
 from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
-from rmt.segments import fact_cuts, num_segments, segment_index
+from rmt.segments import fact_cuts, num_segments, segment_bounds, segment_index
 from rmt.tasks import NAMES, OPPOSITE, ROOM_WORD, ROOMS, TASKS, check_task, relation_direction
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +74,13 @@ def checkpoint_table(path: str, file_name: str) -> dict | None:
     except Exception:  # a Hub id that is not cached: no table, never a crash
         return None
     return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+
+
+def point_note(point: dict, overlap: int) -> str | None:
+    """Why an evaluation point is not a measure of the checkpoint as served (``overlap``), if it is not."""
+    notes = [f"measured {point['noise_note']}"] if point.get("noise_note") else []
+    notes += [note] if (note := reading_note(point, overlap)) else []
+    return "; ".join(notes) or None
 
 
 def checkpoint_name(path: str) -> str:
@@ -452,7 +459,7 @@ class Explorer:
 
     def summary(self, hay: Haystack) -> dict:
         total = self.segment_count(hay)
-        cuts = self.fact_cuts(hay)
+        cuts, bridges = self.fact_cuts(hay), self.fact_bridges(hay)
         return {
             "task": hay.task,
             "tokens": hay.num_tokens,
@@ -467,7 +474,7 @@ class Explorer:
             "rooms_named": len(hay.room_mentions),  # sentences of the noise that name a room: see room_mentions
             "facts": [
                 {"text": f.text, "token": f.token_start, "segment": self.segment_of(f.token_start, hay) + 1}
-                | {"cut": cuts.get(i)}
+                | {"cut": cuts.get(i), "bridged": bridges.get(i)}
                 for i, f in enumerate(hay.facts)
             ],
         }
@@ -483,12 +490,30 @@ class Explorer:
             for i, end in fact_cuts(hay, self.model.config.text_per_segment, overlap=self.model.config.segment_overlap)
         }
 
+    def fact_bridges(self, hay: Haystack) -> dict[int, dict]:
+        """Fact index -> where plain segments would have cut it, for the facts the overlap reads whole.
+
+        With ``segment_overlap`` no short fact is cut (``fact_cuts`` is empty); the page still shows where a
+        plain boundary falls inside a fact and which segment reads it whole: that is what the overlap buys.
+        Empty when the served layout has no overlap.
+        """
+        cfg = self.model.config
+        if not cfg.segment_overlap:
+            return {}
+        bounds = segment_bounds(hay.num_tokens, cfg.text_per_segment, cfg.segment_overlap)
+        bridges = {}
+        for i, end in fact_cuts(hay, cfg.text_per_segment):  # the plain reading's cuts
+            fact = hay.facts[i]
+            whole = next(k for k, (a, b) in enumerate(bounds) if a <= fact.token_start and fact.token_end <= b)
+            bridges[i] = {"segment": whole + 1, "halves": list(cut_halves(hay, i, end, self.tokenizer))}
+        return bridges
+
     def cut_verdict(self, hay: Haystack, right: bool, served: ServedModel) -> str | None:
         """A right or wrong answer on a haystack whose fact a segment boundary cut, with how often the
         answering checkpoint missed such haystacks in evaluation, beside those without a cut."""
         cuts = self.fact_cuts(hay)
         if not cuts:
-            return None
+            return self.bridge_verdict(hay, served)
         segment, (first, second) = next((c["segment"], c["halves"]) for c in cuts.values())
         where = (
             f"A segment boundary cut the fact in two (segment {segment:,} read “{markdown_literal(first)}”, "
@@ -497,6 +522,21 @@ class Explorer:
         line = where + (": the memory joined the halves." if right else ": the memory had to join the halves.")
         if measured := self.cut_line(served, hay.task):
             line += f" In evaluation {measured}"
+        return line
+
+    def bridge_verdict(self, hay: Haystack, served: ServedModel) -> str | None:
+        """The overlap at work: where plain segments would have cut the fact, and what that cost in evaluation."""
+        bridges = self.fact_bridges(hay)
+        if not bridges:
+            return None
+        segment, (first, second) = next((b["segment"], b["halves"]) for b in bridges.values())
+        line = (
+            f"Plain segments would have cut the fact in two (“{markdown_literal(first)}” | "
+            f"“{markdown_literal(second)}”); re-reading the last {self.model.config.segment_overlap} tokens of "
+            f"each segment, segment {segment:,} read it whole."
+        )
+        if measured := self.cut_line(served, hay.task):
+            line += f" Read with plain segments, in evaluation {measured}"
         return line
 
     def measured_accuracy(
@@ -518,7 +558,11 @@ class Explorer:
                 f"In evaluation {served.name} answered {percent(point['accuracy'])} of {task} haystacks of "
                 f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, {point['book']}"
                 + (f"; chance is {1 / len(self.class_names):.0%})." if not sentences else ").")
-                + (f" That point was measured {point['noise_note']}." if point.get("noise_note") else "")
+                + (
+                    f" That point was {note}."
+                    if (note := point_note(point, served.model.config.segment_overlap))
+                    else ""
+                )
             )
         return " ".join(sentences) or None
 
@@ -635,7 +679,7 @@ class Explorer:
         info = self.summary(hay)
         parts = [
             f"<div class='rmt-preview'><p><b>{info['tokens']:,}</b> tokens · <b>{info['segments']:,}</b> segments of "
-            f"{self.model.config.segment_size} positions · {len(hay.text):,} characters · noise: "
+            f"{self.model.config.segment_size} positions{self.overlap_words()} · {len(hay.text):,} characters · noise: "
             f"{html.escape(hay.noise)}</p>"
         ]
         parts.extend(f"<p class='rmt-note'>⚠ {html.escape(note)}</p>" for note in hay.notes)
@@ -651,6 +695,12 @@ class Explorer:
                     f" · ✂ cut by the end of segment {meta['cut']['segment']:,}: “{first}” | “{second}”; "
                     "the memory has to join the halves"
                 )
+            elif meta["bridged"]:
+                first, second = (html.escape(half) for half in meta["bridged"]["halves"])
+                cut = (
+                    f" · plain segments would cut it: “{first}” | “{second}”; segment "
+                    f"{meta['bridged']['segment']:,} reads it whole"
+                )
             parts.append(
                 f"<p class='rmt-fact'><small>token {meta['token']:,} · segment {meta['segment']:,}{cut}</small><br>"
                 f"…{html.escape(before)}<mark>{html.escape(fact.text)}</mark>{html.escape(after)}…</p>"
@@ -663,6 +713,11 @@ class Explorer:
         truth = html.escape(hay.answer) if hay.answer else "not given"
         parts.append(f"<p>Expected answer: <b>{truth}</b></p></div>")
         return "\n".join(parts)
+
+    def overlap_words(self) -> str:
+        """How the preview says that each segment re-reads the end of the one before (nothing without an overlap)."""
+        overlap = self.model.config.segment_overlap
+        return f", each re-reading the last {overlap} tokens of the one before" if overlap else ""
 
     def room_mentions_html(self, hay: Haystack) -> list[str]:
         """A line on the sentences that name a room without being facts, and the last one after the fact."""
@@ -1045,15 +1100,21 @@ class Explorer:
     def accuracy_figure(self) -> go.Figure:
         """Every served checkpoint's accuracy against length, the baseline's dashed, on the held-out book."""
         series, older = {}, {}
-        tables = {name: served.evals for name, served in self.served.items()} | {"no memory": self.baseline_evals}
-        for model_name, table in tables.items():
+        tables = {name: (served.evals, served.model.config.segment_overlap) for name, served in self.served.items()}
+        tables["no memory"] = (self.baseline_evals, 0)  # it reads one window: no segments to overlap
+        for model_name, (table, overlap) in tables.items():
             for task, result in table.get("tasks", {}).items():
-                points = sorted(result["points"], key=lambda p: p["tokens"])
+                points = [
+                    p | {"note": point_note(p, overlap)} for p in sorted(result["points"], key=lambda p: p["tokens"])
+                ]
                 for target, keep in ((series, False), (older, True)):
-                    if chosen := [p for p in points if bool(p.get("noise_note")) == keep]:
+                    if chosen := [p for p in points if bool(p["note"]) == keep]:
                         target[f"{model_name}: {task}"] = chosen
-        without_rooms = {
-            f"{name}: {task}": sorted(result["points"], key=lambda p: p["tokens"])
+        without_rooms = {  # a star off the lines already; how it was read shows on hover
+            f"{name}: {task}": [
+                p | {"note": point_note(p, served.model.config.segment_overlap)}
+                for p in sorted(result["points"], key=lambda p: p["tokens"])
+            ]
             for name, served in self.served.items()
             for task, result in served.no_rooms_evals.get("tasks", {}).items()
         }

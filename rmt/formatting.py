@@ -46,3 +46,20 @@ def markdown_literal(text: str) -> str:
     significant ones is always safe.
     """
     return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def reading_note(point: dict, overlap: int) -> str | None:
+    """How an evaluation point read its haystacks, when that is not how the checkpoint is read now.
+
+    A point's ``segment_overlap`` (absent: 0, from before the option existed) is part of what was
+    measured: a score read with plain segments says little about a reading that re-reads 16 tokens
+    of each segment, since that is what keeps facts a boundary would cut. Said wherever the point is quoted.
+    """
+    measured = point.get("segment_overlap", 0)
+    if measured == overlap:
+        return None
+    if measured == 0:
+        return f"read with plain segments, not with the {overlap}-token overlap it is read with now"
+    return f"read with a {measured}-token overlap, not as it is read now" + (
+        f" (a {overlap}-token overlap)" if overlap else " (plain segments)"
+    )

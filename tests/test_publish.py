@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rmt.publish import (
     merge_evals,
     names_section,
@@ -228,3 +230,45 @@ def test_cuts_table_reaches_the_card_once_with_unlisted_misses_said(tmp_path) ->
     assert "| detect | `valid` | - | 9 | 200 | 4 | 1 | 5 (4 more not listed) |" in text
     assert "Reproduce: `python -m rmt.cuts --checkpoint c run.json`" in text
     assert json.loads((tmp_path / "cuts.json").read_text()) == result
+
+
+def overlap_run(tmp_path, name: str, overlap: int | None, correct: int) -> str:
+    """An ``rmt.evaluate`` JSON at 1,024 segments; ``overlap`` None is a run from before the option."""
+    run = {
+        "task": "detect",
+        "noise": "valid",
+        "last_segments": None,
+        "command": f"python -m rmt.evaluate --overlap {overlap}",
+        "points": [point(1_024, correct / 40) | {"correct": correct, "seconds": 1.0}],
+    }
+    if overlap is not None:
+        run["segment_overlap"] = overlap
+    (tmp_path / name).write_text(json.dumps(run))
+    return str(tmp_path / name)
+
+
+def test_a_point_keeps_its_reading_and_runs_read_otherwise_never_pool(tmp_path) -> None:
+    """An overlap run's point says so; a plain run and an overlap run at one length are two measurements."""
+    old, plain, overlapped = (
+        overlap_run(tmp_path, f, o, c) for f, o, c in (("old.json", None, 38), ("p.json", 0, 39), ("o.json", 16, 40))
+    )
+    (point_16,) = merge_evals([overlapped])["tasks"]["detect"]["points"]
+    assert point_16["segment_overlap"] == 16 and point_16["correct"] == 40
+    assert merge_evals([old, plain])["tasks"]["detect"]["points"][0]["segment_overlap"] == 0  # pooled: both plain
+    with pytest.raises(ValueError, match="different overlaps"):
+        merge_evals([plain, overlapped])
+    evals = {"tasks": {"detect": {"points": [point(1, 1.0) | {"segment_overlap": 16}, point(2, 1.0)]}}}
+    rows = table(evals, overlap=16).splitlines()[2:]
+    assert "plain segments" not in rows[0] and rows[1].endswith(
+        ", read with plain segments, not with the 16-token overlap it is read with now |"
+    )
+    assert "overlap" not in table(evals | {"tasks": {"detect": {"points": [point(2, 1.0)]}}}, overlap=0)
+
+
+def test_no_rooms_table_notes_plain_points_of_a_checkpoint_read_with_an_overlap(tmp_path) -> None:
+    """The config's ``segment_overlap`` is what the no-room table's notes compare each point with."""
+    (tmp_path / "config.json").write_text(json.dumps({"segment_overlap": 16}))
+    (tmp_path / "README.md").write_text("# m\n")
+    update_no_rooms(tmp_path, [overlap_run(tmp_path, "p.json", 0, 39)])
+    (row,) = [line for line in (tmp_path / "README.md").read_text().splitlines() if "| 39 / 40 |" in line]
+    assert row.endswith(", read with plain segments, not with the 16-token overlap it is read with now |")

@@ -37,6 +37,7 @@ except ImportError:
 
 LENGTH_PRESETS = ["1000", "4000", "32000", "256000", "1000000", "2000000"]
 # One click on stage: (task, tokens, depth %, seed, noise, model); the first three where the models are reliable.
+CUT_SCENE = "A fact cut in two · 1.8K tokens"
 SCENES = {
     "Memorize · 2K tokens": ("memorize", 2000, None, 2, "valid", AUTO),
     "Detect · 3.5K tokens, fact at 30%": ("detect", 3500, 30, 3, "valid", AUTO),
@@ -46,7 +47,7 @@ SCENES = {
     # rmt-minilm-babi's commonest Reasoning miss: kitchen (51%), the room of the fact the question does not ask about
     "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 0, "valid", "rmt-minilm-babi"),
     # "sandra travelled | to the hallway.": a segment boundary cuts the fact; office at 30% (fp32 and bf16)
-    "A fact cut in two · 1.8K tokens": ("detect", 1840, None, 538, "valid", "rmt-minilm-babi"),
+    CUT_SCENE: ("detect", 1840, None, 538, "valid", "rmt-minilm-babi"),
 }
 CSS = """
 .rmt-preview { font-size: 1.05rem; line-height: 1.5; max-height: 420px; overflow-y: auto; }
@@ -408,12 +409,7 @@ Reasoning if a fact states a direction, else as Detect; a tie goes to `rmt-minil
 `rmt-minilm-reasoning`, Memorize and Detect `rmt-minilm-babi`. Pick a checkpoint by name to compare both on one
 haystack; the verdict names the one that answered and what evaluation measured for it near that length.
 
-A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it in two
-("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it does not always do:
-
-{cut_lines}
-
-The preview marks a cut fact ✂ and the verdict says so; the scene *A fact cut in two* shows one.
+{cuts}
 
 ### What the plots show
 - **Answer forming**: after every segment the question is asked of the memory so far; ▼ marks a sentence of
@@ -429,6 +425,35 @@ The preview marks a cut fact ✂ and the verdict says so; the scene *A fact cut 
 """
 
 
+PLAIN_CUTS = """A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it in two
+("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it does not always do:
+
+{cut_lines}
+
+The preview marks a cut fact ✂ and the verdict says so; the scene *{scene}* shows one."""
+
+OVERLAP_CUTS = """A fact goes in wherever the segments happen to end. Read with plain segments, now and then a boundary
+cuts one in two ("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it does
+not always do (measured reading plain segments):
+
+{cut_lines}
+
+So the app reads with overlapping segments: each segment after the first re-reads the last {overlap} tokens of the
+one before, so a fact of up to {longest} tokens (a task's facts are shorter) is read whole by some segment, for
+{ratio:.2f} times the segments. The preview says where plain segments would have cut a fact and which segment
+reads it whole, and so does the verdict; the scene *{scene}* shows one."""
+
+
+def cuts_markdown(cut_lines: str) -> str:
+    """The About paragraph on facts cut by a segment boundary, for the reading the page serves."""
+    config = explorer.model.config
+    if not config.segment_overlap:
+        return PLAIN_CUTS.format(cut_lines=cut_lines, scene=CUT_SCENE)
+    ratio = config.text_per_segment / (config.text_per_segment - config.segment_overlap)
+    overlap = config.segment_overlap
+    return OVERLAP_CUTS.format(cut_lines=cut_lines, overlap=overlap, longest=overlap + 1, ratio=ratio, scene=CUT_SCENE)
+
+
 def about_markdown() -> str:
     """The About text with its measured lines read from the served checkpoints' tables."""
     served = list(explorer.served.values())
@@ -438,7 +463,7 @@ def about_markdown() -> str:
     return ABOUT.format(
         room_sentences="\n".join(explorer.room_sentence_lines()) or unmeasured,
         reasoning_misses="\n".join(f"- {line}" for line in misses) or unmeasured,
-        cut_lines="\n".join(f"- {line}" for line in cuts) or unmeasured,
+        cuts=cuts_markdown("\n".join(f"- {line}" for line in cuts) or unmeasured),
     )
 
 

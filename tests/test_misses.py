@@ -122,3 +122,29 @@ def test_a_checkpoint_ships_the_counts_and_its_card_a_table_once(hay, tokenizer,
     column = ["north", "south", "east", "west"].index(direction)
     assert cells[7 + column] == f"{asked[direction]['samples'] - 1}/{asked[direction]['samples']}"
     assert "`python -m rmt.evaluate X`" in card and "`python -m rmt.misses Y`" in card
+
+
+def test_a_run_read_with_an_overlap_is_sorted_by_its_own_segments(tokenizer) -> None:
+    """With a 16-token overlap a fact in the first 16 tokens of the question's segment is read first by the
+    segment before, and again beside the question: it counts as beside it. The row keeps the run's overlap."""
+    from rmt.segments import segment_bounds, segment_index
+
+    per_segment = read_config(resolve_checkpoint(CHECKPOINT)).text_per_segment
+
+    def in_reread_prefix(h) -> bool:  # one fact where the last segment re-reads the one before, one earlier
+        start = segment_bounds(h.num_tokens, per_segment, 16)[-1][0]
+        return (
+            sorted(start <= f.token_start < start + 16 for f in h.facts) == [False, True]
+            and min(f.token_start for f in h.facts) < start
+        )
+
+    hay = next(
+        h for seed in range(500) if in_reread_prefix(h := build_haystack("reasoning", 300, tokenizer, seed=seed))
+    )
+    fact = next(f for f in hay.facts if hay.num_tokens - per_segment <= f.token_start)
+    last = segment_index(hay.question_token_start, hay.num_tokens, per_segment, 16)
+    assert segment_index(fact.token_start, hay.num_tokens, per_segment, 16) < last  # read first the step before
+    assert haystack_splits(hay, per_segment, 16)["facts_beside_question"] == "some"
+    run = {"task": "reasoning", "noise": "valid", "seed": 0, "segment_overlap": 16}
+    (row,) = sort_run(run | {"points": [{"tokens": 300, "samples": 4, "correct": 4}]}, tokenizer, per_segment)
+    assert row["segment_overlap"] == 16 and row["complete"]

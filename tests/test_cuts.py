@@ -57,6 +57,8 @@ def test_a_run_is_rebuilt_and_its_misses_split_by_cut(tokenizer, tmp_path, capsy
     printed = json.loads(capsys.readouterr().out)
     assert printed["rows"][0]["cut_missed"] == 1 and printed["command"].startswith("python -m rmt.cuts --checkpoint")
     assert printed["rows"][0]["segments"] is None  # the point gave none
+    (overlapped,) = count_run(run | {"segment_overlap": 16}, tokenizer, per_segment)  # the same haystacks read whole
+    assert (overlapped["cut"], overlapped["cut_missed"], overlapped["segment_overlap"]) == (0, 0, 16)
 
 
 def test_cut_totals_sum_a_tasks_rows_whose_misses_are_all_listed() -> None:
@@ -71,3 +73,5 @@ def test_cut_totals_sum_a_tasks_rows_whose_misses_are_all_listed() -> None:
     assert totals == {"samples": 300, "cut": 11, "cut_missed": 3, "uncut_missed": 1, "tokens": [115, 9000]}
     assert cut_totals(rows, "memorize") is None  # no haystack was cut: nothing to compare
     assert cut_totals(rows, "reasoning") is None
+    read_whole = row("detect", 117_760, 0, 0, 4) | {"segment_overlap": 16}  # no cut: not set against the cut ones
+    assert cut_totals([*rows, read_whole], "detect") == totals

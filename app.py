@@ -425,45 +425,15 @@ haystack; the verdict names the one that answered and what evaluation measured f
 """
 
 
-PLAIN_CUTS = """A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it in two
-("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it does not always do:
-
-{cut_lines}
-
-The preview marks a cut fact ✂ and the verdict says so; the scene *{scene}* shows one."""
-
-OVERLAP_CUTS = """A fact goes in wherever the segments happen to end. Read with plain segments, now and then a boundary
-cuts one in two ("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it does
-not always do (measured reading plain segments):
-
-{cut_lines}
-
-So the app reads with overlapping segments: each segment after the first re-reads the last {overlap} tokens of the
-one before, so a fact of up to {longest} tokens (a task's facts are shorter) is read whole by some segment, for
-{ratio:.2f} times the segments. The preview says where plain segments would have cut a fact and which segment
-reads it whole, and so does the verdict; the scene *{scene}* shows one."""
-
-
-def cuts_markdown(cut_lines: str) -> str:
-    """The About paragraph on facts cut by a segment boundary, for the reading the page serves."""
-    config = explorer.model.config
-    if not config.segment_overlap:
-        return PLAIN_CUTS.format(cut_lines=cut_lines, scene=CUT_SCENE)
-    ratio = config.text_per_segment / (config.text_per_segment - config.segment_overlap)
-    overlap = config.segment_overlap
-    return OVERLAP_CUTS.format(cut_lines=cut_lines, overlap=overlap, longest=overlap + 1, ratio=ratio, scene=CUT_SCENE)
-
-
 def about_markdown() -> str:
     """The About text with its measured lines read from the served checkpoints' tables."""
     served = list(explorer.served.values())
     misses = [line for m in served if (line := explorer.reasoning_miss_line(m))]
-    cuts = [line for m in served if (line := explorer.cut_line(m))]
     unmeasured = "- (not measured for the served checkpoints)"
     return ABOUT.format(
         room_sentences="\n".join(explorer.room_sentence_lines()) or unmeasured,
         reasoning_misses="\n".join(f"- {line}" for line in misses) or unmeasured,
-        cuts=cuts_markdown("\n".join(f"- {line}" for line in cuts) or unmeasured),
+        cuts=explorer.cuts_paragraph(CUT_SCENE),
     )
 
 

@@ -7,6 +7,7 @@ travels to the browser and gr.State never copies megabytes.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import logging
@@ -48,7 +49,7 @@ from rmt.misses import complete_reasoning_rows, group_right, total
 from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
-from rmt.segments import fact_cuts, num_segments, segment_bounds, segment_index
+from rmt.segments import check_overlap, fact_cuts, num_segments, segment_bounds, segment_index
 from rmt.tasks import NAMES, OPPOSITE, ROOM_WORD, ROOMS, TASKS, check_task, relation_direction
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,11 +103,11 @@ class ServedModel:
     cut_counts: dict  # cuts.json (rmt.cuts): haystacks with a cut fact, and the misses among them
 
     @classmethod
-    def load(cls, path: str, device: torch.device) -> ServedModel:
+    def load(cls, path: str, device: torch.device, overlap: int | None = None) -> ServedModel:
         return cls(
             name=checkpoint_name(path),
             path=path,
-            model=prepare_for_inference(load_checkpoint(path), device),
+            model=prepare_for_inference(read_with_overlap(load_checkpoint(path), overlap), device),
             evals=checkpoint_table(path, "eval.json") or {},
             no_rooms_evals=checkpoint_table(path, "no_rooms.json") or {},
             people_evals=checkpoint_table(path, "names.json") or [],
@@ -221,6 +222,29 @@ def other_fact_verdict(hay: Haystack, answer: str) -> str | None:
     )
 
 
+def overlap_from_env() -> int | None:
+    """``RMT_SEGMENT_OVERLAP``: read every served checkpoint with this overlap, not its config's (unset: the config's).
+
+    The shipped checkpoints read plain segments; ``RMT_SEGMENT_OVERLAP=16`` shows on stage what re-reading 16
+    tokens does to a fact a boundary cuts (the measured trade is in the README).
+    """
+    value = os.environ.get("RMT_SEGMENT_OVERLAP", "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"RMT_SEGMENT_OVERLAP must be a whole number of tokens, got {value!r}") from None
+
+
+def read_with_overlap(model: RecurrentMemoryTransformer, overlap: int | None) -> RecurrentMemoryTransformer:
+    """``model`` reading segments that re-read ``overlap`` tokens of the one before (None: as configured)."""
+    if overlap is not None:
+        check_overlap(overlap, model.config.text_per_segment, "RMT_SEGMENT_OVERLAP")
+        model.config = dataclasses.replace(model.config, segment_overlap=overlap)
+    return model
+
+
 def extra_checkpoints_from_env() -> list[str]:
     """``RMT_EXTRA_CHECKPOINTS`` (comma-separated; empty serves the default alone), else the
     shipped Reasoning checkpoint where it exists."""
@@ -238,15 +262,17 @@ class Explorer:
         device: str = "auto",
         max_entries: int = 64,
         extra_checkpoints: list[str] | None = None,
+        segment_overlap: int | None = None,
     ) -> None:
         self.device = pick_device(device)
         self.checkpoint = str(checkpoint or os.environ.get("RMT_CHECKPOINT") or DEFAULT_CHECKPOINT)
-        default = ServedModel.load(self.checkpoint, self.device)
+        overlap = overlap_from_env() if segment_overlap is None else segment_overlap
+        default = ServedModel.load(self.checkpoint, self.device, overlap)
         self.served: dict[str, ServedModel] = {default.name: default}  # the default first: it wins ties
         for path in extra_checkpoints_from_env() if extra_checkpoints is None else extra_checkpoints:
             if checkpoint_name(path) in self.served:
                 continue
-            extra = ServedModel.load(path, self.device)
+            extra = ServedModel.load(path, self.device, overlap)
             if same_layout(extra.model, default.model):
                 self.served[extra.name] = extra
             else:  # the page draws one segment layout and one set of answers for every model
@@ -642,6 +668,32 @@ class Explorer:
             f"`{served.name}` missed {totals['cut_missed']} of the {totals['cut']:,} {task} haystacks with a cut "
             f"fact and {totals['uncut_missed']} of the {totals['samples'] - totals['cut']:,} without "
             f"({low:,} to {high:,} tokens)."
+        )
+
+    def cuts_paragraph(self, scene: str) -> str:
+        """The About page on facts cut by a segment boundary, for the reading this server serves, with what
+        evaluation measured on cut haystacks (read plainly: ``cuts.json``)."""
+        lines = "\n".join(f"- {line}" for m in self.served.values() if (line := self.cut_line(m)))
+        lines = lines or "- (not measured for the served checkpoints)"
+        cfg = self.model.config
+        if not cfg.segment_overlap:
+            return (
+                "A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it "
+                'in two ("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it '
+                f"does not always do:\n\n{lines}\n\nThe preview marks a cut fact ✂ and the verdict says so; the "
+                f"scene *{scene}* shows one. (`RMT_SEGMENT_OVERLAP=16 python app.py` reads every segment with the "
+                "last 16 tokens of the one before, so that no fact is cut: the README says what that changed.)"
+            )
+        ratio = cfg.text_per_segment / (cfg.text_per_segment - cfg.segment_overlap)
+        return (
+            "A fact goes in wherever the segments happen to end. Read with plain segments, now and then a boundary "
+            'cuts one in two ("sandra travelled" | "to the hallway."), and the memory has to join the halves, which '
+            f"it does not always do (measured reading plain segments):\n\n{lines}\n\nThis server reads with "
+            f"overlapping segments instead: each segment after the first re-reads the last {cfg.segment_overlap} "
+            f"tokens of the one before, so a fact of up to {cfg.segment_overlap + 1} tokens is read whole by some "
+            f"segment, for {ratio:.2f} times the segments. The preview says where plain segments would have cut a "
+            f"fact and which segment reads it whole, and so does the verdict; the scene *{scene}* shows one. The "
+            "checkpoints were measured reading plain segments: their numbers say so where the page quotes them."
         )
 
     def people_note(self, facts: list[str], num_tokens: int, served: ServedModel) -> str | None:

@@ -247,7 +247,11 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(expl
     assert "**Correct.**" in joined.verdict and "the memory joined the halves." in joined.verdict
     assert measured in joined.verdict and "reads only the end of a fact that its window cuts" in joined.verdict
     uncut = explorer.generate("detect", 1840, seed=1, noise_source="valid-no-rooms")[2]
-    assert uncut["facts"][0]["cut"] is None
+    assert uncut["facts"][0]["cut"] is None and uncut["facts"][0]["bridged"] is None
+    about = explorer.cuts_paragraph("A fact cut in two")
+    assert (
+        measured in about and "the scene *A fact cut in two* shows one" in about and "RMT_SEGMENT_OVERLAP=16" in about
+    )
 
 
 def test_a_wrong_reasoning_answer_that_is_the_other_facts_room_quotes_that_fact(explorer) -> None:
@@ -371,16 +375,13 @@ def test_extra_checkpoints_come_from_the_environment(monkeypatch) -> None:
     assert extra_checkpoints_from_env() == ["a/b", "c"]
 
 
-def test_an_overlapping_reading_shows_the_cut_it_avoids_and_reads_the_fact_whole(tmp_path) -> None:
-    """The cut scene's haystack read by the shipped weights with a 16-token overlap: no fact is cut, and the page
-    says where plain segments would have cut it, which segment re-read it whole, and what cuts cost plainly."""
-    import shutil
-
-    copy = tmp_path / "babi-overlap"
-    shutil.copytree(ROOT / "checkpoints" / "rmt-minilm-babi", copy)
-    config = json.loads((copy / "config.json").read_text())
-    (copy / "config.json").write_text(json.dumps(config | {"segment_overlap": 16}))
-    overlapped = Explorer(checkpoint=str(copy), device="cpu", extra_checkpoints=[])
+def test_an_overlapping_reading_shows_the_cut_it_avoids_and_reads_the_fact_whole(monkeypatch) -> None:
+    """The cut scene's haystack read by the shipped weights with a 16-token overlap (``RMT_SEGMENT_OVERLAP``):
+    no fact is cut, and the page says where plain segments would have cut it, which segment read it whole,
+    what cuts cost plainly, and that the measured point was read plainly."""
+    monkeypatch.setenv("RMT_SEGMENT_OVERLAP", "16")
+    overlapped = Explorer(device="cpu", extra_checkpoints=[])
+    assert overlapped.model.config.segment_overlap == 16
     hay_id, preview, summary = overlapped.generate("detect", 1840, seed=538)
     (fact,) = summary["facts"]
     assert fact["cut"] is None and fact["bridged"]["halves"] == ["sandra travelled", "to the hallway."]
@@ -391,5 +392,12 @@ def test_an_overlapping_reading_shows_the_cut_it_avoids_and_reads_the_fact_whole
     assert f"segment {fact['bridged']['segment']} reads it whole" in preview and "✂" not in preview
     verdict = final_view(overlapped, hay_id).verdict.replace("\\", "")
     assert f"segment {fact['bridged']['segment']} read it whole." in verdict
-    assert "Read with plain segments, in evaluation `babi-overlap` missed " in verdict
-    assert "That point was read with plain segments, not with the 16-token overlap" in verdict  # card not re-run
+    assert "Read with plain segments, in evaluation `rmt-minilm-babi` missed " in verdict
+    assert "That point was read with plain segments, not with the 16-token overlap" in verdict
+    about = overlapped.cuts_paragraph("the scene")
+    assert "re-reads the last 16 tokens of the one before, so a fact of up to 17 tokens" in about
+    assert "for 1.16 times the segments" in about and overlapped.cut_line(overlapped.served["rmt-minilm-babi"]) in about
+    for bad in ("115", "-1", "sixteen"):
+        monkeypatch.setenv("RMT_SEGMENT_OVERLAP", bad)
+        with pytest.raises(ValueError, match="RMT_SEGMENT_OVERLAP"):
+            Explorer(device="cpu", extra_checkpoints=[])

@@ -50,7 +50,16 @@ from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
 from rmt.segments import check_overlap, fact_cuts, num_segments, segment_bounds, segment_index
-from rmt.tasks import NAMES, OPPOSITE, ROOM_WORD, ROOMS, TASKS, check_task, relation_direction
+from rmt.tasks import (
+    LONGEST_FACT_TOKENS,
+    NAMES,
+    OPPOSITE,
+    ROOM_WORD,
+    ROOMS,
+    TASKS,
+    check_task,
+    relation_direction,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "assets" / "bench"  # rmt.bench results: the measured time beside the FLOP chart
@@ -225,8 +234,8 @@ def other_fact_verdict(hay: Haystack, answer: str) -> str | None:
 def overlap_from_env() -> int | None:
     """``RMT_SEGMENT_OVERLAP``: read every served checkpoint with this overlap, not its config's (unset: the config's).
 
-    The shipped checkpoints read plain segments; ``RMT_SEGMENT_OVERLAP=16`` shows on stage what re-reading 16
-    tokens does to a fact a boundary cuts (the measured trade is in the README).
+    The shipped checkpoints read plain segments; ``RMT_SEGMENT_OVERLAP=7`` (one token less than the longest fact)
+    shows on stage that a fact a boundary would cut is read whole (what it changed is in the README).
     """
     value = os.environ.get("RMT_SEGMENT_OVERLAP", "").strip()
     if not value:
@@ -677,12 +686,14 @@ class Explorer:
         lines = lines or "- (not measured for the served checkpoints)"
         cfg = self.model.config
         if not cfg.segment_overlap:
+            overlap = LONGEST_FACT_TOKENS - 1
             return (
                 "A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it "
                 'in two ("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it '
                 f"does not always do:\n\n{lines}\n\nThe preview marks a cut fact ✂ and the verdict says so; the "
-                f"scene *{scene}* shows one. (`RMT_SEGMENT_OVERLAP=16 python app.py` reads every segment with the "
-                "last 16 tokens of the one before, so that no fact is cut: the README says what that changed.)"
+                f"scene *{scene}* shows one. (`RMT_SEGMENT_OVERLAP={overlap} python app.py` has every segment re-read "
+                f"the last {overlap} tokens of the one before, so that no fact, {LONGEST_FACT_TOKENS} tokens at most, "
+                "is cut: the README says what that changed.)"
             )
         ratio = cfg.text_per_segment / (cfg.text_per_segment - cfg.segment_overlap)
         return (

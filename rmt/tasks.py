@@ -15,6 +15,10 @@ ROOM_WORD = re.compile(r"\b(" + "|".join(ROOMS) + r")(s?)\b", re.IGNORECASE)
 NAMES = ("Mary", "John", "Daniel", "Sandra")
 VERBS = ("moved", "went", "went back", "journeyed", "travelled")
 OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
+# Tokens of the longest fact the templates write ("The bathroom is north of the kitchen."; a test checks every
+# fact they can make). Segments that re-read one token fewer than this read every fact whole, and never read a
+# fact of this length whole twice (``RMTConfig.segment_overlap``).
+LONGEST_FACT_TOKENS = 8
 
 TASKS = {
     "memorize": "Memorize: one fact at the very start, the question at the very end.",

@@ -250,7 +250,7 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(expl
     assert uncut["facts"][0]["cut"] is None and uncut["facts"][0]["bridged"] is None
     about = explorer.cuts_paragraph("A fact cut in two")
     assert (
-        measured in about and "the scene *A fact cut in two* shows one" in about and "RMT_SEGMENT_OVERLAP=16" in about
+        measured in about and "the scene *A fact cut in two* shows one" in about and "RMT_SEGMENT_OVERLAP=7 " in about
     )
 
 
@@ -376,27 +376,27 @@ def test_extra_checkpoints_come_from_the_environment(monkeypatch) -> None:
 
 
 def test_an_overlapping_reading_shows_the_cut_it_avoids_and_reads_the_fact_whole(monkeypatch) -> None:
-    """The cut scene's haystack read by the shipped weights with a 16-token overlap (``RMT_SEGMENT_OVERLAP``):
+    """The cut scene's haystack read by the shipped weights with a 7-token overlap (``RMT_SEGMENT_OVERLAP``):
     no fact is cut, and the page says where plain segments would have cut it, which segment read it whole,
     what cuts cost plainly, and that the measured point was read plainly."""
-    monkeypatch.setenv("RMT_SEGMENT_OVERLAP", "16")
+    monkeypatch.setenv("RMT_SEGMENT_OVERLAP", "7")
     overlapped = Explorer(device="cpu", extra_checkpoints=[])
-    assert overlapped.model.config.segment_overlap == 16
+    assert overlapped.model.config.segment_overlap == 7
     hay_id, preview, summary = overlapped.generate("detect", 1840, seed=538)
     (fact,) = summary["facts"]
     assert fact["cut"] is None and fact["bridged"]["halves"] == ["sandra travelled", "to the hallway."]
     hay = overlapped.entry(hay_id).haystack
-    start, end = segment_bounds(hay.num_tokens, 115, 16)[fact["bridged"]["segment"] - 1]
+    start, end = segment_bounds(hay.num_tokens, 115, 7)[fact["bridged"]["segment"] - 1]
     assert start <= hay.facts[0].token_start and hay.facts[0].token_end <= end  # that segment reads it whole
-    assert summary["segments"] == 19 and "each re-reading the last 16 tokens of the one before" in preview
+    assert summary["segments"] == 17 and "each re-reading the last 7 tokens of the one before" in preview
     assert f"segment {fact['bridged']['segment']} reads it whole" in preview and "✂" not in preview
     verdict = final_view(overlapped, hay_id).verdict.replace("\\", "")
     assert f"segment {fact['bridged']['segment']} read it whole." in verdict
     assert "Read with plain segments, in evaluation `rmt-minilm-babi` missed " in verdict
-    assert "That point was read with plain segments, not with the 16-token overlap" in verdict
+    assert "That point was read with plain segments, not with the 7-token overlap" in verdict
     about = overlapped.cuts_paragraph("the scene")
-    assert "re-reads the last 16 tokens of the one before, so a fact of up to 17 tokens" in about
-    assert "for 1.16 times the segments" in about and overlapped.cut_line(overlapped.served["rmt-minilm-babi"]) in about
+    assert "re-reads the last 7 tokens of the one before, so a fact of up to 8 tokens" in about
+    assert "for 1.06 times the segments" in about and overlapped.cut_line(overlapped.served["rmt-minilm-babi"]) in about
     for bad in ("115", "-1", "sixteen"):
         monkeypatch.setenv("RMT_SEGMENT_OVERLAP", bad)
         with pytest.raises(ValueError, match="RMT_SEGMENT_OVERLAP"):

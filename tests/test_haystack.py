@@ -276,3 +276,18 @@ def test_ask_twice_pairs_one_haystack_with_two_answers(task: str, tokenizer) -> 
     assert pairs >= 3
     plain = make_batch([task], 3, 9, 115, tokenizer, random.Random(2), "train", 0.5, other_people_prob=1.0)
     assert len({tuple(ids[:50]) for ids in plain.token_ids}) == 9  # without it, nine haystacks
+
+
+def test_longest_fact_tokens_is_the_longest_fact_the_templates_write(tokenizer) -> None:
+    """``LONGEST_FACT_TOKENS`` sets the overlap that keeps every fact whole: it must match what the
+    templates can write, as the haystack reads it (a fact starts a sentence of the noise)."""
+    from rmt.tasks import LONGEST_FACT_TOKENS, NAMES, OPPOSITE, ROOMS, VERBS
+
+    facts = [f"{name} {verb} to the {room}." for name in NAMES for verb in VERBS for room in ROOMS]
+    facts += [f"The {a} is {d} of the {b}." for a in ROOMS for b in ROOMS if a != b for d in OPPOSITE]
+    lengths = [len(tokenizer("The sea. " + f, add_special_tokens=False)["input_ids"]) - 3 for f in facts]
+    assert max(lengths) == LONGEST_FACT_TOKENS
+    for task in ("memorize", "detect", "reasoning"):  # and as built into haystacks
+        for seed in range(20):
+            hay = build_haystack(task, 1000, tokenizer, seed=seed)
+            assert all(f.token_end - f.token_start <= LONGEST_FACT_TOKENS for f in hay.facts)

@@ -1,14 +1,16 @@
-"""Are the Reasoning misses added by `--overlap 16` the haystacks whose facts it reads whole twice?
+"""Are the Reasoning misses added by an overlap the haystacks whose facts it reads whole twice?
 
-Rebuilds the haystacks of the plain card points (each checkpoint's eval.json) and of the overlap runs here
-at 2 to 32 segments, and counts misses among haystacks with a fact that two overlapping segments both read
-whole, and among the others. No model run: `python docs/candidates/overlap16/double_read.py` (a minute).
+Rebuilds the haystacks of the plain card points (each checkpoint's eval.json) and of the overlap runs in a
+folder (default: this one; `docs/candidates/overlap7` for `--overlap 7`) at 2 to 32 segments, and counts
+misses among haystacks with a fact that two overlapping segments both read whole, and among the others.
+No model run: `python docs/candidates/overlap16/double_read.py [FOLDER]` (a minute).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from rmt.checkpoint import load_checkpoint_tokenizer
@@ -18,9 +20,9 @@ from rmt.segments import segment_bounds
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-PAIRS = {  # checkpoint: its overlap run here (the plain points are its card's)
-    "rmt-minilm-reasoning": HERE / "rmt-minilm-reasoning-reasoning-1-32.json",
-    "rmt-minilm-babi": HERE / "reasoning-1-32.json",
+PAIRS = {  # checkpoint: its overlap run's file in the folder (the plain points are its card's)
+    "rmt-minilm-reasoning": "rmt-minilm-reasoning-reasoning-1-32.json",
+    "rmt-minilm-babi": "reasoning-1-32.json",
 }
 
 
@@ -40,11 +42,11 @@ def read_twice(hay, per_segment: int, overlap: int) -> bool:
     return any(sum(a <= f.token_start and f.token_end <= b for a, b in bounds) >= 2 for f in hay.facts)
 
 
-def main() -> None:
+def main(folder: Path) -> None:
     tokenizer = load_checkpoint_tokenizer(ROOT / "checkpoints" / "rmt-minilm-babi")
     for name, overlap_file in PAIRS.items():
         card = json.loads((ROOT / "checkpoints" / name / "eval.json").read_text())
-        run = json.loads(overlap_file.read_text())
+        run = json.loads((folder / overlap_file).read_text())
         plain, overlapped = missed(card["tasks"]["reasoning"]["points"]), missed(run["points"])
         counts = {
             "twice": [0, 0, 0, 0, 0],
@@ -64,11 +66,12 @@ def main() -> None:
                     row[i] += add
         for kind, (n, p, o, only_p, only_o) in counts.items():
             print(
-                f"{name}: a fact read whole {kind}: {n} haystacks, plain missed {p}, --overlap 16 missed {o} "
+                f"{name}: a fact read whole {kind}: {n} haystacks, plain missed {p}, "
+                f"--overlap {run['segment_overlap']} missed {o} "
                 f"(missed by one reading only: plain {only_p}, overlap {only_o}; "
                 f"sign test p = {sign_test(only_p, only_o):.2g})"
             )
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)

@@ -487,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the shipped weights and card text: the --eval points replace those at the same length "
         "in eval.json and in the card's table; the others are kept and flagged with --older-note "
-        "(an empty --older-note keeps them unflagged)",
+        "(an empty --older-note keeps them unflagged). The accuracy and no-room tables are re-rendered, so "
+        "their notes on points read with another overlap follow config.json",
     )
     parser.add_argument("--older-note", default="measured under an earlier evaluation setup")
     args = parser.parse_args(argv)

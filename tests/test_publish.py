@@ -272,3 +272,27 @@ def test_no_rooms_table_notes_plain_points_of_a_checkpoint_read_with_an_overlap(
     update_no_rooms(tmp_path, [overlap_run(tmp_path, "p.json", 0, 39)])
     (row,) = [line for line in (tmp_path / "README.md").read_text().splitlines() if "| 39 / 40 |" in line]
     assert row.endswith(", read with plain segments, not with the 16-token overlap it is read with now |")
+
+
+def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_path, monkeypatch) -> None:
+    """A shipped card round-trips unchanged; once its config reads with an overlap, every plain point says so."""
+    import shutil
+
+    import rmt.publish as publish
+
+    shipped = publish.CHECKPOINTS / "rmt-minilm-babi"
+    folder = tmp_path / "rmt-minilm-babi"
+    folder.mkdir()
+    for name in ("README.md", "config.json", "eval.json", "no_rooms.json"):
+        shutil.copy(shipped / name, folder / name)
+    monkeypatch.setattr(publish, "CHECKPOINTS", tmp_path)
+    assert publish.main(["--name", "rmt-minilm-babi", "--update"]) == 0
+    for name in ("README.md", "eval.json", "no_rooms.json"):
+        assert (folder / name).read_bytes() == (shipped / name).read_bytes(), name
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {"segment_overlap": 7}))
+    assert publish.main(["--name", "rmt-minilm-babi", "--update"]) == 0
+    card = (folder / "README.md").read_text().splitlines()
+    rows = [line for line in card if line.startswith("| memorize |") and "| cpu bfloat16" in line]  # both tables
+    assert len(rows) == 10 and all(row.endswith("not with the 7-token overlap it is read with now |") for row in rows)
+    assert (folder / "eval.json").read_bytes() == (shipped / "eval.json").read_bytes()  # the data stay as measured

@@ -14,7 +14,6 @@ draws from a checkpoint's ``needle.json``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import math
@@ -247,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     model = prepare_for_inference(load_checkpoint(args.checkpoint), device)
     if args.overlap is not None:
         try:
-            model.config = dataclasses.replace(model.config, segment_overlap=args.overlap)
+            model.read_with_overlap(args.overlap)
         except ValueError as error:
             parser.error(f"--overlap: {error}")
     tokenizer = load_checkpoint_tokenizer(args.checkpoint)

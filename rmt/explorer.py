@@ -7,7 +7,6 @@ travels to the browser and gr.State never copies megabytes.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 import logging
@@ -49,7 +48,7 @@ from rmt.misses import complete_reasoning_rows, group_right, total
 from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
-from rmt.segments import check_overlap, fact_cuts, num_segments, segment_bounds, segment_index
+from rmt.segments import fact_cuts, num_segments, segment_bounds, segment_index
 from rmt.tasks import (
     LONGEST_FACT_TOKENS,
     NAMES,
@@ -249,8 +248,10 @@ def overlap_from_env() -> int | None:
 def read_with_overlap(model: RecurrentMemoryTransformer, overlap: int | None) -> RecurrentMemoryTransformer:
     """``model`` reading segments that re-read ``overlap`` tokens of the one before (None: as configured)."""
     if overlap is not None:
-        check_overlap(overlap, model.config.text_per_segment, "RMT_SEGMENT_OVERLAP")
-        model.config = dataclasses.replace(model.config, segment_overlap=overlap)
+        try:
+            model.read_with_overlap(overlap)
+        except ValueError as error:
+            raise ValueError(f"RMT_SEGMENT_OVERLAP: {error}") from None
     return model
 
 

@@ -15,6 +15,7 @@ reads the pooled ``[CLS]`` of the last segment, which holds the question.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -82,6 +83,12 @@ class RecurrentMemoryTransformer(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         return self.initial_memory.dtype
+
+    def read_with_overlap(self, overlap: int) -> None:
+        """Read segments that re-read ``overlap`` tokens of the one before from now on: a reading choice,
+        not a weight, so evaluation, the app and training set it on a loaded model (``RMTConfig`` checks it
+        and raises ValueError)."""
+        self.config = dataclasses.replace(self.config, segment_overlap=overlap)
 
     def init_memory(self, batch_size: int) -> torch.Tensor:
         return self.initial_memory.unsqueeze(0).expand(batch_size, -1, -1)  # [B, M, H]

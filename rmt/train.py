@@ -11,7 +11,6 @@ validations without improvement. Metrics go to ``OUT/log.jsonl``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import random
 import shutil
@@ -221,7 +220,7 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
     if model.config.segment_overlap:
         # rmt.data lays out training lengths for the plain reading; the overlap is a reading choice, not a weight
         print(f"training reads plain segments: {init}'s segment_overlap {model.config.segment_overlap} set to 0 here")
-        model.config = dataclasses.replace(model.config, segment_overlap=0)
+        model.read_with_overlap(0)
     model.train()
     text_len = model.config.text_per_segment
     if args.slot_loss > 0 and model.config.num_mem_tokens < len(OPPOSITE):

@@ -48,7 +48,7 @@ from rmt.misses import complete_reasoning_rows, group_right, total
 from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
-from rmt.segments import fact_cuts, num_segments, segment_bounds, segment_index
+from rmt.segments import fact_cuts, num_segments, reading_segments, segment_bounds, segment_index
 from rmt.tasks import (
     LONGEST_FACT_TOKENS,
     NAMES,
@@ -489,6 +489,20 @@ class Explorer:
         cfg = self.model.config
         return segment_index(token, hay.num_tokens, cfg.text_per_segment, cfg.segment_overlap)
 
+    def fact_segments(self, hay: Haystack) -> list[int]:
+        """Every segment that reads part of a fact: the plots band them all, a cut fact's two halves and,
+        with an overlap, the segment that re-reads it."""
+        cfg = self.model.config
+        return sorted(
+            {
+                k
+                for f in hay.facts
+                for k in reading_segments(
+                    f.token_start, f.token_end, hay.num_tokens, cfg.text_per_segment, cfg.segment_overlap
+                )
+            }
+        )
+
     def segment_count(self, hay: Haystack) -> int:
         cfg = self.model.config
         return num_segments(hay.num_tokens, cfg.text_per_segment, cfg.segment_overlap)
@@ -889,8 +903,7 @@ class Explorer:
 
     def run_entry(self, entry: Entry, min_interval: float, resume: LiveRun | None = None) -> Iterator[RunView]:
         hay = entry.haystack
-        # a fact a segment boundary cuts is read in two segments: both get its band
-        fact_segments = sorted({self.segment_of(t, hay) for f in hay.facts for t in (f.token_start, f.token_end - 1)})
+        fact_segments = self.fact_segments(hay)
         question_segment = self.segment_of(hay.question_token_start, hay)
         total = self.segment_count(hay)
         probe_every = max(1, total // 400)  # at most ~400 live answers: each costs a short extra pass

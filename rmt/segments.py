@@ -55,6 +55,20 @@ def segment_index(token: int, num_tokens: int, text_per_segment: int, overlap: i
     return 0 if token < first else 1 + (token - first) // (text_per_segment - overlap)
 
 
+def reading_segments(start: int, end: int, num_tokens: int, text_per_segment: int, overlap: int = 0) -> range:
+    """Every segment that reads some token of ``[start, end)``, in order.
+
+    Plainly a short fact is read by one segment, or by two when a boundary cuts it. With an overlap a
+    fact near a boundary is also read again by the next segment, whole or in part: the plots band all
+    of them, since any of them can be where the memory takes the fact in.
+    """
+    stride = text_per_segment - overlap
+    first = first_segment_length(num_tokens, text_per_segment, overlap)
+    # segment k >= 1 starts at first + k * stride - text_per_segment: the last one starting at or before end - 1
+    last = min(num_segments(num_tokens, text_per_segment, overlap) - 1, (end - 1 + text_per_segment - first) // stride)
+    return range(segment_index(start, num_tokens, text_per_segment, overlap), last + 1)
+
+
 def segment_bounds(num_tokens: int, text_per_segment: int, overlap: int = 0) -> list[tuple[int, int]]:
     """(start, end) of each segment's text, cut from the end so the first segment is short.
 

@@ -388,6 +388,10 @@ def test_an_overlapping_reading_shows_the_cut_it_avoids_and_reads_the_fact_whole
     hay = overlapped.entry(hay_id).haystack
     start, end = segment_bounds(hay.num_tokens, 115, 7)[fact["bridged"]["segment"] - 1]
     assert start <= hay.facts[0].token_start and hay.facts[0].token_end <= end  # that segment reads it whole
+    bounds = segment_bounds(hay.num_tokens, 115, 7)  # the plots band every segment that reads part of it
+    assert overlapped.fact_segments(hay) == [
+        k for k, (a, b) in enumerate(bounds) if a < hay.facts[0].token_end and hay.facts[0].token_start < b
+    ]
     assert summary["segments"] == 17 and "each re-reading the last 7 tokens of the one before" in preview
     assert f"segment {fact['bridged']['segment']} reads it whole" in preview and "✂" not in preview
     verdict = final_view(overlapped, hay_id).verdict.replace("\\", "")

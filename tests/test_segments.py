@@ -7,6 +7,7 @@ import pytest
 from rmt.model import RMTConfig
 from rmt.segments import (
     num_segments,
+    reading_segments,
     segment_batch,
     segment_bounds,
     segment_index,
@@ -51,6 +52,18 @@ def test_overlapping_segments_reread_the_last_tokens_and_end_on_the_question(len
         assert segment_index(b - 1, length, 115, overlap=16) == i
         assert segment_index(a, length, 115, overlap=16) == max(0, i - 1) or a == 0
     assert segment_bounds(length, 115, overlap=0) == segment_bounds(length, 115)
+
+
+@pytest.mark.parametrize(
+    ("length", "overlap"), [(1, 0), (20, 0), (1000, 0), (1000, 7), (1000, 16), (29440, 7), (230, 114)]
+)
+def test_reading_segments_are_the_segments_whose_text_holds_a_token_of_the_span(length: int, overlap: int) -> None:
+    bounds = segment_bounds(length, 115, overlap)
+    for start in range(0, length, max(1, length // 97)):
+        for span in (1, 2, 8, 30):
+            end = min(length, start + span)
+            expected = [k for k, (a, b) in enumerate(bounds) if a < end and start < b]
+            assert list(reading_segments(start, end, length, 115, overlap)) == expected
 
 
 def test_overlap_must_leave_new_text_in_every_segment() -> None:

@@ -156,7 +156,16 @@ def table(evals: dict, overlap: int = 0) -> str:
     return "\n".join(lines)
 
 
-def needle_section(needle: dict) -> str:
+def run_line(run: dict, overlap: int) -> str:
+    """A run's command as the card cites it, with how it read its haystacks if that is not how the
+    checkpoint is read now: a table measured plainly stays quoted, and says so."""
+    note = reading_note(run, overlap)
+    return f"`{run.get('command', '')}` (on {run.get('device', '?')} {run.get('dtype', '')}".rstrip() + (
+        f"; {note})" if note else ")"
+    )
+
+
+def needle_section(needle: dict, overlap: int = 0) -> str:
     """The needle map as a Markdown table (rows: fact depth, columns: segments), for the model card."""
     segments, depths, table = needle_grid(needle["needle"])
     samples = needle["points"][0]["samples"] if needle.get("points") else "?"
@@ -168,11 +177,11 @@ def needle_section(needle: dict) -> str:
     ]
     for d, row in zip(depths, table, strict=True):
         lines.append(f"| {float(d):.0%} | " + " | ".join("" if v is None else percent(v) for v in row) + " |")
-    lines += ["", f"`{needle.get('command', '')}` (on {needle.get('device', '?')} {needle.get('dtype', '')})".strip()]
+    lines += ["", run_line(needle, overlap)]
     return "\n".join(lines) + "\n"
 
 
-def names_section(results: list[dict]) -> str:
+def names_section(results: list[dict], overlap: int = 0) -> str:
     """Accuracy with facts about other people in the haystack (``rmt.evaluate --other-people K``):
     rows task and K, columns lengths. A model that keeps whichever room it read last is right about
     1 time in K+1: the facts come in random order."""
@@ -206,7 +215,7 @@ def names_section(results: list[dict]) -> str:
             + " | ".join(names_cell(cells[s]) if s in cells else "" for s in segments)
             + " |"
         )
-    lines += [""] + [f"- `{r.get('command', '')}` (on {r.get('device', '?')} {r.get('dtype', '')})" for r in rows]
+    lines += [""] + [f"- {run_line(r, overlap)}" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -433,12 +442,13 @@ def ship_section(folder: Path, file_name: str, data, heading: str, section: str)
 
 def update_needle(folder: Path, needle: dict) -> None:
     """Replace a shipped checkpoint's ``needle.json`` and the needle section of its card (or add one)."""
-    ship_section(folder, "needle.json", needle, "Needle map", needle_section(needle))
+    ship_section(folder, "needle.json", needle, "Needle map", needle_section(needle, served_overlap(folder)))
 
 
 def update_names(folder: Path, results: list[dict]) -> None:
     """Replace a shipped checkpoint's ``names.json`` and the "Keeping people apart" section of its card."""
-    ship_section(folder, "names.json", results, "Keeping people apart", names_section(results))
+    section = names_section(results, served_overlap(folder))
+    ship_section(folder, "names.json", results, "Keeping people apart", section)
 
 
 def update_tables(
@@ -461,6 +471,19 @@ def update_tables(
         update_misses(folder, read_json(misses_file))
     if cuts_file:
         update_cuts(folder, read_json(cuts_file))
+
+
+def refresh_sections(folder: Path, needle_file: str | None, names_files: list[str], no_rooms_files: list[str]) -> None:
+    """Re-render the shipped needle, people and no-room sections not given anew from their JSONs, so the
+    notes on runs read otherwise follow ``config.json`` (a changed overlap reaches every table)."""
+    shipped = (
+        ("needle.json", needle_file, update_needle),
+        ("names.json", names_files, update_names),
+        ("no_rooms.json", no_rooms_files, ship_no_rooms),
+    )
+    for file_name, given, ship in shipped:
+        if not given and (folder / file_name).is_file():
+            ship(folder, read_json(folder / file_name))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -487,16 +510,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the shipped weights and card text: the --eval points replace those at the same length "
         "in eval.json and in the card's table; the others are kept and flagged with --older-note "
-        "(an empty --older-note keeps them unflagged). The accuracy and no-room tables are re-rendered, so "
-        "their notes on points read with another overlap follow config.json",
+        "(an empty --older-note keeps them unflagged). The accuracy, needle, people and no-room tables are "
+        "re-rendered (from the shipped JSONs where not given), so their notes on runs read with another overlap "
+        "follow config.json",
     )
     parser.add_argument("--older-note", default="measured under an earlier evaluation setup")
     args = parser.parse_args(argv)
     if args.update:
         folder = CHECKPOINTS / args.name
         update_tables(folder, args.needle, args.names, args.no_rooms, args.misses, args.cuts)
-        if not args.no_rooms and (folder / "no_rooms.json").is_file():  # its notes follow config.json's overlap
-            ship_no_rooms(folder, read_json(folder / "no_rooms.json"))
+        refresh_sections(folder, args.needle, args.names, args.no_rooms)
         new = merge_evals(args.eval) if args.eval else {"tasks": {}}
         return update_evals(folder, new, args.older_note if args.eval else "")
     if not args.source:

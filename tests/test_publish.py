@@ -154,7 +154,7 @@ def test_names_section_and_update_names(tmp_path) -> None:
     lines = names_section(results).splitlines()
     header = lines.index("| task | other people | 1 seg | 4 seg |")
     assert lines[header + 2 : header + 4] == ["| memorize | 1 | 100% |  |", "| memorize | 3 | 98% | 50% |"]
-    assert "- `c3` (on ? )" in lines
+    assert "- `c3` (on ?)" in lines
     assert "In brackets" not in names_section(results)
     split = {"asked_last": {"correct": 9, "samples": 10}, "asked_earlier": {"correct": 3, "samples": 10}}
     results[1]["points"][0] |= {"accuracy": 0.6, "by_order": split}
@@ -283,11 +283,12 @@ def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_pat
     shipped = publish.CHECKPOINTS / "rmt-minilm-babi"
     folder = tmp_path / "rmt-minilm-babi"
     folder.mkdir()
-    for name in ("README.md", "config.json", "eval.json", "no_rooms.json"):
+    tables = ("eval.json", "no_rooms.json", "needle.json", "names.json")
+    for name in ("README.md", "config.json", *tables):
         shutil.copy(shipped / name, folder / name)
     monkeypatch.setattr(publish, "CHECKPOINTS", tmp_path)
     assert publish.main(["--name", "rmt-minilm-babi", "--update"]) == 0
-    for name in ("README.md", "eval.json", "no_rooms.json"):
+    for name in ("README.md", *tables):
         assert (folder / name).read_bytes() == (shipped / name).read_bytes(), name
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps(config | {"segment_overlap": 7}))
@@ -295,4 +296,11 @@ def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_pat
     card = (folder / "README.md").read_text().splitlines()
     rows = [line for line in card if line.startswith("| memorize |") and "| cpu bfloat16" in line]  # both tables
     assert len(rows) == 10 and all(row.endswith("not with the 7-token overlap it is read with now |") for row in rows)
-    assert (folder / "eval.json").read_bytes() == (shipped / "eval.json").read_bytes()  # the data stay as measured
+    runs = [line for line in card if line.lstrip("- ").startswith("`python -m rmt.evaluate") and "--depths" in line]
+    runs += [line for line in card if line.startswith("- `") and "--other-people" in line]
+    assert len(runs) == 5  # the needle map and the four people runs
+    assert all(
+        line.endswith("; read with plain segments, not with the 7-token overlap it is read with now)") for line in runs
+    )
+    for name in tables:  # the data stay as measured
+        assert (folder / name).read_bytes() == (shipped / name).read_bytes(), name

@@ -1171,8 +1171,14 @@ class Explorer:
         tables = {name: table for name, table in self.eval_tables("needle.json").items() if table.get("needle")}
         tasks = {table["task"] for table in tables.values()}
         task = tasks.pop() if len(tasks) == 1 else None  # one task: named once in the title, short panel names
-        maps = {(name if task else f"{name}: {table['task']}"): table["needle"] for name, table in tables.items()}
-        return plots.needle_figure(maps, self.model.config.text_per_segment, task) if maps else None
+        panels = {(name if task else f"{name}: {table['task']}"): name for name, table in tables.items()}
+        maps = {panel: tables[name]["needle"] for panel, name in panels.items()}
+        served_overlaps = {name: served.model.config.segment_overlap for name, served in self.served.items()}
+        notes = {  # the baseline reads one window: nothing to overlap
+            panel: reading_note(tables[name], served_overlaps.get(name, 0)) for panel, name in panels.items()
+        }
+        overlaps = {panel: tables[name].get("segment_overlap", 0) for panel, name in panels.items()}
+        return plots.needle_figure(maps, self.model.config.text_per_segment, task, overlaps, notes) if maps else None
 
     def accuracy_figure(self) -> go.Figure:
         """Every served checkpoint's accuracy against length, the baseline's dashed, on the held-out book."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -479,14 +479,20 @@ def needle_grid(cells: dict[str, dict[str, float]]) -> tuple[list[str], list[str
 
 
 def needle_figure(
-    maps: dict[str, dict[str, dict[str, float]]], text_per_segment: int, task: str | None = None
+    maps: dict[str, dict[str, dict[str, float]]],
+    text_per_segment: int,
+    task: str | None = None,
+    overlaps: Mapping[str, int] | None = None,
+    notes: Mapping[str, str | None] | None = None,
 ) -> go.Figure:
     """Accuracy at every (length, fact depth) cell, one panel per model, side by side.
 
     ``maps`` is ``{model: {segments: {depth: accuracy}}}`` as ``rmt.evaluate --depths`` writes it.
     Side by side because the contrast is the point: without memory only the bottom row (fact in
     the last window) is lit; with memory the whole map should be. Short panel names (the task
-    goes in the title) and a colour bar underneath leave each panel room on a phone.
+    goes in the title) and a colour bar underneath leave each panel room on a phone. ``overlaps`` is
+    the overlap each panel's map was read with (its cells' token counts follow it); ``notes`` says on
+    hover how a map was read where that is not how its checkpoint is read now.
     """
     from plotly.subplots import make_subplots
 
@@ -498,8 +504,14 @@ def needle_figure(
         labels = [["" if v is None else percent(v) for v in row] for row in table]  # from the exact values, as the card
         x = [f"{int(s):,} seg" for s in segments]
         y = [f"{float(d):.0%}" for d in depths]
+        overlap = (overlaps or {}).get(name, 0)
+        note = f"<br>{note}" if (note := (notes or {}).get(name)) else ""
         hover = [
-            [f"{int(s):,} segments ({int(s) * text_per_segment:,} tokens), fact at {float(d):.0%}" for s in segments]
+            [
+                f"{int(s):,} segments ({int(s) * text_per_segment - (int(s) - 1) * overlap:,} tokens), "
+                f"fact at {float(d):.0%}{note}"
+                for s in segments
+            ]
             for d in depths
         ]
         fig.add_trace(

@@ -398,6 +398,11 @@ def test_an_overlapping_reading_shows_the_cut_it_avoids_and_reads_the_fact_whole
     assert f"segment {fact['bridged']['segment']} read it whole." in verdict
     assert "Read with plain segments, in evaluation `rmt-minilm-babi` missed " in verdict
     assert "That point was read with plain segments, not with the 7-token overlap" in verdict
+    rmt_panel, baseline_panel = overlapped.needle_figure().data  # measured plainly; the baseline has one window
+    assert rmt_panel.customdata[0][0].endswith(
+        "<br>read with plain segments, not with the 7-token overlap it is read with now"
+    )
+    assert "<br>" not in baseline_panel.customdata[0][0]
     about = overlapped.cuts_paragraph("the scene")
     assert "re-reads the last 7 tokens of the one before, so a fact of up to 8 tokens" in about
     assert "for 1.06 times the segments" in about and overlapped.cut_line(overlapped.served["rmt-minilm-babi"]) in about

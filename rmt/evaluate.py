@@ -82,6 +82,7 @@ def evaluate_point(
     other_people: int = 0,
     room_noise: int = 0,
     only_cut: bool = False,
+    start_index: int = 0,
 ) -> dict:
     """Accuracy at one length; haystacks are built one batch at a time to keep memory flat.
 
@@ -94,6 +95,8 @@ def evaluate_point(
     ``only_cut`` keeps only haystacks with a fact cut in two by a boundary of the plain reading (no
     overlap, so a run with ``segment_overlap`` reads the same haystacks; about one in 25,
     where Detect loses most of its facts), skipping the others' seeds; ``drawn`` says how many were built.
+    ``start_index`` begins at that haystack of the run's seed: a long point measured in pieces (8
+    haystacks at 2M tokens is 17 minutes of a 2-core CPU) reads the same haystacks as one run would.
     """
     correct = 0
     misses: list[dict] = []
@@ -125,7 +128,8 @@ def evaluate_point(
         )
 
     text_per_segment = model.config.text_per_segment
-    drawn = cut_haystacks(build, text_per_segment) if only_cut else ((i, build(i)) for i in itertools.count())
+    indices = itertools.count(start_index)
+    drawn = cut_haystacks(build, text_per_segment, indices) if only_cut else ((i, build(i)) for i in indices)
     for first in range(0, samples, batch_size):
         indexed = list(itertools.islice(drawn, min(batch_size, samples - first)))
         hays = [hay for _, hay in indexed]
@@ -169,20 +173,22 @@ def evaluate_point(
     } | ({"only_cut": True, "drawn": indexed[-1][0] + 1} if only_cut else {})
 
 
-def cut_haystacks(build: Callable[[int], Haystack], text_per_segment: int) -> Iterator[tuple[int, Haystack]]:
-    """(index, haystack) for the haystacks ``build(0), build(1), ...`` whose fact a boundary cuts.
+def cut_haystacks(
+    build: Callable[[int], Haystack], text_per_segment: int, indices: Iterator[int] | None = None
+) -> Iterator[tuple[int, Haystack]]:
+    """(index, haystack) for the haystacks ``build(i)``, i from ``indices`` (0, 1, ...), whose fact a boundary cuts.
 
     About one in 25 is, but none may be: Memorize's facts open the haystack, so at a whole number of
     segments its first segment is full and no boundary falls inside them. Without a cut in the first
     ONLY_CUT_GIVE_UP draws this refuses, rather than draw forever.
     """
     found = 0
-    for i in itertools.count():
+    for tried, i in enumerate(itertools.count() if indices is None else indices, start=1):
         hay = build(i)
         if fact_cuts(hay, text_per_segment):
             found += 1
             yield i, hay
-        elif not found and i + 1 >= ONLY_CUT_GIVE_UP:
+        elif not found and tried >= ONLY_CUT_GIVE_UP:
             raise ValueError(
                 f"none of the first {ONLY_CUT_GIVE_UP} haystacks of {hay.task} at {hay.num_tokens:,} tokens has a fact "
                 "cut by a segment boundary (Memorize's facts open the haystack: try a length that is not a whole "
@@ -204,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         help="valid (held-out book), valid-no-rooms (it, less its sentences naming a room), train, all, or a text FILE",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--start-index",
+        type=int,
+        default=0,
+        help="begin at this haystack of the seed (default 0): --samples 8 --start-index 8 reads haystacks 8-15 of "
+        "a --samples 32 run, so a slow point can be measured in pieces that rmt.publish pools",
+    )
     parser.add_argument("--last-segments", type=int, default=None, help="read only the last k segments (1 = no memory)")
     parser.add_argument(
         "--depths",
@@ -262,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         depths = [float(d) for d in args.depths.split(",")]
         if not all(0.0 <= d <= 1.0 for d in depths):
             parser.error(f"--depths must lie between 0 and 1, got {args.depths}")
+    if args.start_index < 0:
+        parser.error(f"--start-index must be 0 or more, got {args.start_index}")
     if args.room_noise < 0:
         parser.error(f"--room-noise must be 0 or more, got {args.room_noise}")
     if args.room_noise and not room_sentences(args.noise):
@@ -275,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command,
         "noise": args.noise,
         "seed": args.seed,
+        "start_index": args.start_index,
         "device": str(device),
         "dtype": str(model.dtype).removeprefix("torch."),
         "last_segments": args.last_segments,
@@ -309,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
                     other_people=args.other_people,
                     room_noise=args.room_noise,
                     only_cut=args.only_cut,
+                    start_index=args.start_index,
                 )
             except ValueError as error:  # a length or option these haystacks cannot be built with
                 parser.error(str(error))

@@ -11,6 +11,7 @@ one point) and written as a table into the model card.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,21 @@ def runs_by_length(files: list[str], keep: Callable[[dict], bool]) -> dict[tuple
     return groups
 
 
+def check_distinct_haystacks(runs: list[tuple[dict, dict]]) -> None:
+    """Refuse runs at one length that read a haystack twice: the same seed, overlapping index ranges.
+
+    A run's haystacks are its seed's indices ``start_index`` to ``start_index + samples - 1``
+    (``rmt.evaluate --start-index``); counting one twice would pass a repeat off as a new sample.
+    """
+    ranges = [(r["seed"], r.get("start_index", 0), p["samples"]) for r, p in runs if "seed" in r]
+    for (seed, start, count), (other_seed, other_start, other_count) in itertools.combinations(ranges, 2):
+        if seed == other_seed and start < other_start + other_count and other_start < start + count:
+            raise ValueError(
+                f"two runs at {runs[0][1]['tokens']:,} tokens read the same haystacks (seed {seed}, indices "
+                f"{max(start, other_start)} on): measure the rest with --start-index, or pool one of them"
+            )
+
+
 def pool_point(runs: list[tuple[dict, dict]]) -> dict:
     """One point from several runs at one length: counts and time add, the interval is the pooled one.
 
@@ -59,6 +75,7 @@ def pool_point(runs: list[tuple[dict, dict]]) -> dict:
     overlaps = {result.get("segment_overlap", 0) for result, _ in runs}
     if len(overlaps) > 1:  # a reading with overlap is a different measurement, never one count with a plain one
         raise ValueError(f"runs at {first['tokens']:,} tokens read with different overlaps {sorted(overlaps)}")
+    check_distinct_haystacks(runs)
     point = {"correct": 0, "samples": 0, "segments": first["segments"], "tokens": first["tokens"], "seconds": 0.0}
     point["segment_overlap"] = overlaps.pop()
     point |= {"commands": [], "misses": [], "misses_unrecorded": 0}

@@ -76,6 +76,24 @@ def test_merge_pools_runs_at_one_length(tmp_path) -> None:
     assert [c[-1] for c in long["commands"]] == ["0", "1", "2"] and long["misses_unrecorded"] == 15
 
 
+def test_pieces_of_one_run_pool_and_a_haystack_read_twice_does_not(tmp_path) -> None:
+    """--start-index pieces of seed 0 pool into one row; a run repeating one of their haystacks is refused."""
+
+    def run_file(name: str, seed: int, start: int, samples: int) -> str:
+        run = {"task": "detect", "noise": "valid", "last_segments": None, "seed": seed, "start_index": start}
+        run["points"] = [
+            point(17_392, 1.0) | {"tokens": 2_000_000, "correct": samples, "samples": samples, "seconds": 1}
+        ]
+        (tmp_path / name).write_text(json.dumps(run))
+        return str(tmp_path / name)
+
+    pieces = [run_file(f"from{start}.json", 0, start, 8) for start in (0, 8, 16)] + [run_file("s1.json", 1, 0, 8)]
+    (pooled,) = merge_evals(pieces)["tasks"]["detect"]["points"]
+    assert pooled["samples"] == 32
+    with pytest.raises(ValueError, match=r"read the same haystacks \(seed 0, indices 12 on\)"):
+        merge_evals([*pieces, run_file("again.json", 0, 12, 8)])
+
+
 def test_needle_section_rows_are_depths_columns_are_lengths() -> None:
     needle = {
         "task": "detect",

@@ -71,6 +71,23 @@ def test_no_memory_baseline_is_at_chance_once_the_fact_is_out_of_view() -> None:
         assert miss["fact_tokens"] == [f.token_start for f in hay.facts]
 
 
+def test_a_point_measured_in_pieces_reads_the_haystacks_of_one_run() -> None:
+    """--start-index: three runs of 8 haystacks are the 24 of one run, misses and all (the slow 2M points)."""
+    from rmt.evaluate import haystack_seed
+
+    model, tokenizer = load_shipped(BASELINE)  # at chance once the fact is out of view: misses to compare
+
+    def point(samples: int, start: int) -> dict:
+        return evaluate_point(
+            model, tokenizer, "memorize", 460, samples, 4, "valid", 7, 1, progress=False, start_index=start
+        )
+
+    whole, pieces = point(24, 0), [point(8, start) for start in (0, 8, 16)]
+    assert 0 < whole["correct"] < 24 and sum(p["correct"] for p in pieces) == whole["correct"]
+    assert [m for p in pieces for m in p["misses"]] == whole["misses"]
+    assert {m["seed"] for m in pieces[1]["misses"]} <= {haystack_seed(7, i) for i in range(8, 16)}
+
+
 def test_shipped_folders_are_complete_and_small() -> None:
     for folder in (RMT, BASELINE, REASONING):
         names = {p.name for p in folder.iterdir()}

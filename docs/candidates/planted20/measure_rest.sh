@@ -70,10 +70,11 @@ no_rooms_2m() {  # no_rooms_2m SEED: both no-room points at 2M on that seed's 8 
 reasoning_2m() {  # reasoning_2m SEED
     run "reasoning-2000000-seed$1" --task reasoning --tokens 2000000 --samples 8 --batch-size 8 --seed "$1"
 }
-whole_book_2m() {  # whole_book_2m SEED: Memorize and Detect at 2M, unless DONE had them (the card's: one run of 32)
+whole_book_2m() {  # whole_book_2m K: Memorize and Detect at 2M on haystacks 8K-8K+7 of seed 0, unless DONE had them
+    # (the card's: one run of 32 on seed 0, so the four pieces read its haystacks, pairing the two readings)
     for task in memorize detect; do
-        [[ -s $out/$task-2000000.json ]] || run "$task-2000000-seed$1" --task "$task" --tokens 2000000 --samples 8 \
-            --batch-size 8 --seed "$1"
+        [[ -s $out/$task-2000000.json ]] || run "$task-2000000-from$((8 * $1))" --task "$task" --tokens 2000000 \
+            --samples 8 --batch-size 8 --seed 0 --start-index $((8 * $1))
     done
 }
 for seed in 0 1 2 3; do

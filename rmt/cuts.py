@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_checkpoint
-from rmt.evaluate import haystack_seed
+from rmt.evaluate import run_haystack_seeds
 from rmt.haystack import Haystack, build_haystack
 from rmt.segments import fact_cuts
 
@@ -65,8 +65,7 @@ def count_run(run: dict, tokenizer, text_per_segment: int) -> list[dict]:
     for point in run["points"]:
         missed = {m["seed"] for m in point.get("misses", [])}
         cut_seeds = []
-        for i in range(point["samples"]):
-            seed = haystack_seed(run["seed"], i)
+        for seed in run_haystack_seeds(run, point):
             if fact_cuts(rebuild_haystack(run, point, seed, tokenizer), text_per_segment, overlap=overlap):
                 cut_seeds.append(seed)
         cut_missed = len(missed.intersection(cut_seeds))

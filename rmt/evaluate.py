@@ -59,6 +59,13 @@ def haystack_seed(run_seed: int, index: int) -> int:
     return run_seed * 1_000_003 + index
 
 
+def run_haystack_seeds(run: dict, point: dict) -> list[int]:
+    """The seeds of the haystacks an ``rmt.evaluate --json`` run read at ``point``, in order (from its
+    ``--start-index``): what ``rmt.cuts`` and ``rmt.misses`` rebuild, with no model run."""
+    start = run.get("start_index", 0)
+    return [haystack_seed(run["seed"], start + i) for i in range(point["samples"])]
+
+
 def order_split(point: dict) -> tuple[dict, dict] | None:
     """A point's (asked_last, asked_earlier) counts, or None where it has no split or one side is empty."""
     orders = point.get("by_order")

@@ -31,7 +31,7 @@ import sys
 from collections import Counter
 
 from rmt.cuts import check_rebuildable, checkpoint_reader, rebuild_haystack, rows_from_runs
-from rmt.evaluate import haystack_seed
+from rmt.evaluate import run_haystack_seeds
 from rmt.haystack import Haystack, asked_fact, mentions_after_facts, other_fact
 from rmt.segments import fact_cuts, segment_bounds, segment_index
 from rmt.tasks import ROOMS, question_phrasing, relation_direction, rooms_named
@@ -104,7 +104,7 @@ def sort_point(
     listed: dict[int, list[dict]] = {}
     for miss in point.get("misses", []):
         listed.setdefault(miss["seed"], []).append(miss)
-    seeds = [haystack_seed(run["seed"], i) for i in range(point["samples"])] if splits else list(listed)
+    seeds = run_haystack_seeds(run, point) if splits else list(listed)
     if unknown := listed.keys() - set(seeds):
         raise ValueError(f"seed {min(unknown)} did not rebuild the haystack the run read")
     misses, counts = [], {}

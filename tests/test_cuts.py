@@ -59,6 +59,10 @@ def test_a_run_is_rebuilt_and_its_misses_split_by_cut(tokenizer, tmp_path, capsy
     assert printed["rows"][0]["segments"] is None  # the point gave none
     (overlapped,) = count_run(run | {"segment_overlap": 16}, tokenizer, per_segment)  # the same haystacks read whole
     assert (overlapped["cut"], overlapped["cut_missed"], overlapped["segment_overlap"]) == (0, 0, 16)
+    # a piece from haystack 1 on (--start-index 1) reads haystacks 1-5: none is cut, and seed 3 is its miss
+    piece = run | {"start_index": 1, "points": [point | {"samples": 5, "misses": [{"seed": 3}]}]}
+    (later,) = count_run(piece, tokenizer, per_segment)
+    assert (later["cut"], later["cut_missed"], later["uncut_missed"]) == (0, 0, 1)
 
 
 def test_cut_totals_sum_a_tasks_rows_whose_misses_are_all_listed() -> None:

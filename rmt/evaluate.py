@@ -181,16 +181,16 @@ def evaluate_point(
 
 
 def cut_haystacks(
-    build: Callable[[int], Haystack], text_per_segment: int, indices: Iterator[int] | None = None
+    build: Callable[[int], Haystack], text_per_segment: int, indices: Iterator[int]
 ) -> Iterator[tuple[int, Haystack]]:
-    """(index, haystack) for the haystacks ``build(i)``, i from ``indices`` (0, 1, ...), whose fact a boundary cuts.
+    """(index, haystack) for the haystacks ``build(i)``, i from ``indices``, whose fact a boundary cuts.
 
     About one in 25 is, but none may be: Memorize's facts open the haystack, so at a whole number of
     segments its first segment is full and no boundary falls inside them. Without a cut in the first
     ONLY_CUT_GIVE_UP draws this refuses, rather than draw forever.
     """
     found = 0
-    for tried, i in enumerate(itertools.count() if indices is None else indices, start=1):
+    for tried, i in enumerate(indices, start=1):
         hay = build(i)
         if fact_cuts(hay, text_per_segment):
             found += 1

@@ -37,7 +37,7 @@ except ImportError:
 
 LENGTH_PRESETS = ["1000", "4000", "32000", "256000", "1000000", "2000000"]
 # One click on stage: (task, tokens, depth %, seed, noise, model); the first three where the models are reliable.
-CUT_SCENE = "A fact cut in two · 1.8K tokens"
+CUT_SCENE = "A fact at a segment boundary · 1.8K tokens"
 SCENES = {
     "Memorize · 2K tokens": ("memorize", 2000, None, 2, "valid", AUTO),
     "Detect · 3.5K tokens, fact at 30%": ("detect", 3500, 30, 3, "valid", AUTO),
@@ -46,7 +46,8 @@ SCENES = {
     "A room named by the book · 3.3K tokens": ("memorize", 3296, None, 1592, "valid", "rmt-minilm-babi"),
     # rmt-minilm-babi's commonest Reasoning miss: kitchen (51%), the room of the fact the question does not ask about
     "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 0, "valid", "rmt-minilm-babi"),
-    # "sandra travelled | to the hallway.": a segment boundary cuts the fact; office at 30% (fp32 and bf16)
+    # "sandra travelled | to the hallway.": plain segments cut the fact (office at 30%, fp32 and bf16); the
+    # shipped 7-token overlap reads it whole in one segment (RMT_SEGMENT_OVERLAP=0 shows the cut)
     CUT_SCENE: ("detect", 1840, None, 538, "valid", "rmt-minilm-babi"),
 }
 CSS = """
@@ -402,7 +403,7 @@ asked fact's direction more than by the question:
 A Reasoning verdict gives the rate for its own direction (the model card's "Reasoning's misses").
 A second checkpoint, `rmt-minilm-reasoning`, was trained to keep each direction's room in a memory
 slot of its own, where the question can find it: it reads by the question, and gets Reasoning right more often
-than `rmt-minilm-babi` from 1 to 1,024 segments, but over long noise it loses more Memorize and Detect facts (the
+than `rmt-minilm-babi` from 115 to 117,760 tokens, but over long noise it loses more Memorize and Detect facts (the
 Accuracy tab plots both). The app serves both. The **Model** choice *auto* runs, for each haystack, the
 checkpoint that evaluation measured more accurate on its task at the nearest length (a custom haystack counts as
 Reasoning if a fact states a direction, else as Detect; a tie goes to `rmt-minilm-babi`): Reasoning gets

@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.samples < 20:
         parser.error("--samples must be at least 20: the probe trains on three quarters of them")
     model = prepare_for_inference(load_checkpoint(args.checkpoint), pick_device(args.device))
+    # The probe reads the memory between exactly two segments: an overlap (a reading choice, not a
+    # weight) would lay the haystack out as three, so it reads plain segments whatever config.json says.
+    model.read_with_overlap(0)
     tokenizer = load_checkpoint_tokenizer(args.checkpoint)
     per_segment = model.config.text_per_segment
     if args.relations:

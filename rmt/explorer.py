@@ -233,8 +233,8 @@ def other_fact_verdict(hay: Haystack, answer: str) -> str | None:
 def overlap_from_env() -> int | None:
     """``RMT_SEGMENT_OVERLAP``: read every served checkpoint with this overlap, not its config's (unset: the config's).
 
-    The shipped checkpoints read plain segments; ``RMT_SEGMENT_OVERLAP=7`` (one token less than the longest fact)
-    shows on stage that a fact a boundary would cut is read whole (what it changed is in the README).
+    The shipped configs read with a 7-token overlap (one token less than the longest fact), so no fact is cut;
+    ``RMT_SEGMENT_OVERLAP=0`` shows on stage what plain segments do to a fact a boundary cuts in two.
     """
     value = os.environ.get("RMT_SEGMENT_OVERLAP", "").strip()
     if not value:
@@ -706,9 +706,10 @@ class Explorer:
                 "A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it "
                 'in two ("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it '
                 f"does not always do:\n\n{lines}\n\nThe preview marks a cut fact ✂ and the verdict says so; the "
-                f"scene *{scene}* shows one. (`RMT_SEGMENT_OVERLAP={overlap} python app.py` has every segment re-read "
-                f"the last {overlap} tokens of the one before, so that no fact, {LONGEST_FACT_TOKENS} tokens at most, "
-                "is cut: the README says what that changed.)"
+                f"scene *{scene}* shows one. This server reads plain segments (`RMT_SEGMENT_OVERLAP=0`). The shipped "
+                f"checkpoints read with a {overlap}-token overlap: every segment re-reads the last {overlap} tokens of "
+                f"the one before, so that no fact, {LONGEST_FACT_TOKENS} tokens at most, is cut (the README says what "
+                "that changed)."
             )
         ratio = cfg.text_per_segment / (cfg.text_per_segment - cfg.segment_overlap)
         return (
@@ -718,8 +719,8 @@ class Explorer:
             f"overlapping segments instead: each segment after the first re-reads the last {cfg.segment_overlap} "
             f"tokens of the one before, so a fact of up to {cfg.segment_overlap + 1} tokens is read whole by some "
             f"segment, for {ratio:.2f} times the segments. The preview says where plain segments would have cut a "
-            f"fact and which segment reads it whole, and so does the verdict; the scene *{scene}* shows one. The "
-            "checkpoints were measured reading plain segments: their numbers say so where the page quotes them."
+            f"fact and which segment reads it whole, and so does the verdict; the scene *{scene}* shows one. A "
+            "number the page quotes that was measured reading otherwise says so."
         )
 
     def people_note(self, facts: list[str], num_tokens: int, served: ServedModel) -> str | None:

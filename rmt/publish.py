@@ -346,15 +346,21 @@ def misses_section(result: dict) -> str:
 CUTS_HEADING = "Facts cut by a segment boundary"
 
 
-def cuts_section(result: dict) -> str:
-    """The card's table of haystacks whose fact a segment boundary cut, from ``python -m rmt.cuts``."""
+def cuts_section(result: dict, overlap: int = 0) -> str:
+    """The card's table of haystacks whose fact a segment boundary cut, from ``python -m rmt.cuts``.
+
+    Runs read with plain segments stay the measure of what a cut costs once the checkpoint is read with an
+    overlap (which cuts none of these facts): the section then says how they were read.
+    """
+    notes = sorted({note for r in result["rows"] if (note := reading_note(r, overlap))})
+    read = f" These runs were {' or '.join(notes)}: the cuts they count are what an overlap avoids." if notes else ""
     lines = [
         f"## {CUTS_HEADING}",
         "",
         "A fact goes in wherever the segments happen to end, so now and then a boundary cuts it "
         '("john moved to" | "the bedroom.") and the memory has to join the halves. Each evaluation run\'s '
         "haystacks, split by whether a boundary cut a fact, with the run's misses on each side (`cuts.json`; "
-        "rebuilt from the runs, no model run). The app quotes these counts when it shows a cut fact.",
+        f"rebuilt from the runs, no model run). The app quotes these counts when it shows a cut fact.{read}",
         "",
         "| task | noise | segments | tokens | haystacks | with a cut fact | missed, cut | missed, not cut |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -373,7 +379,7 @@ def cuts_section(result: dict) -> str:
 
 def update_cuts(folder: Path, result: dict) -> None:
     """Replace a shipped checkpoint's ``cuts.json`` and its card's section."""
-    ship_section(folder, "cuts.json", result, CUTS_HEADING, cuts_section(result))
+    ship_section(folder, "cuts.json", result, CUTS_HEADING, cuts_section(result, served_overlap(folder)))
 
 
 def update_misses(folder: Path, result: dict) -> None:
@@ -490,13 +496,16 @@ def update_tables(
         update_cuts(folder, read_json(cuts_file))
 
 
-def refresh_sections(folder: Path, needle_file: str | None, names_files: list[str], no_rooms_files: list[str]) -> None:
-    """Re-render the shipped needle, people and no-room sections not given anew from their JSONs, so the
+def refresh_sections(
+    folder: Path, needle_file: str | None, names_files: list[str], no_rooms_files: list[str], cuts_file: str | None
+) -> None:
+    """Re-render the shipped needle, people, no-room and cut sections not given anew from their JSONs, so the
     notes on runs read otherwise follow ``config.json`` (a changed overlap reaches every table)."""
     shipped = (
         ("needle.json", needle_file, update_needle),
         ("names.json", names_files, update_names),
         ("no_rooms.json", no_rooms_files, ship_no_rooms),
+        ("cuts.json", cuts_file, update_cuts),
     )
     for file_name, given, ship in shipped:
         if not given and (folder / file_name).is_file():
@@ -527,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the shipped weights and card text: the --eval points replace those at the same length "
         "in eval.json and in the card's table; the others are kept and flagged with --older-note "
-        "(an empty --older-note keeps them unflagged). The accuracy, needle, people and no-room tables are "
+        "(an empty --older-note keeps them unflagged). The accuracy, needle, people, no-room and cut tables are "
         "re-rendered (from the shipped JSONs where not given), so their notes on runs read with another overlap "
         "follow config.json",
     )
@@ -536,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.update:
         folder = CHECKPOINTS / args.name
         update_tables(folder, args.needle, args.names, args.no_rooms, args.misses, args.cuts)
-        refresh_sections(folder, args.needle, args.names, args.no_rooms)
+        refresh_sections(folder, args.needle, args.names, args.no_rooms, args.cuts)
         new = merge_evals(args.eval) if args.eval else {"tasks": {}}
         return update_evals(folder, new, args.older_note if args.eval else "")
     if not args.source:

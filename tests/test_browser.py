@@ -9,10 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from rmt.checkpoint import read_config
+from rmt.segments import num_segments
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
 )
+SHIPPED = read_config(Path(__file__).resolve().parent.parent / "checkpoints" / "rmt-minilm-babi")
+
+
+def segments_of(tokens: int) -> int:
+    """How many segments the app reads ``tokens`` in, as the shipped config lays them out."""
+    return num_segments(tokens, SHIPPED.text_per_segment, SHIPPED.segment_overlap)
 
 
 @needs_chromium
@@ -117,8 +126,9 @@ def test_a_new_scene_mid_run_ends_the_old_run(app_url) -> None:
 
     with long_run_page(app_url[0]) as page:
         page.get_by_role("button", name="▶ Memorize · 2K tokens").click()
-        # the old run alone would hold the model for ten minutes; the scene's 18 segments take seconds
-        expect(page.locator("#status")).to_contain_text("done · segment 18 of 18", timeout=120_000)
+        # the old run alone would hold the model for ten minutes; the scene's 2,000 tokens take seconds
+        n = segments_of(2000)
+        expect(page.locator("#status")).to_contain_text(f"done · segment {n} of {n}", timeout=120_000)
         expect(page.locator("#verdict")).to_contain_text("RMT answers")
 
 
@@ -168,7 +178,8 @@ def test_the_model_choice_runs_either_checkpoint_on_one_haystack(app_url) -> Non
             expect(page.get_by_role("radio", name="rmt-minilm-babi")).to_be_checked()
             page.get_by_role("radio", name="rmt-minilm-reasoning").check()
             page.get_by_role("button", name="Run RMT").click()
-            expect(page.locator("#status")).to_contain_text("done · segment 8 of 8 · 920 tokens", timeout=120_000)
+            n = segments_of(920)
+            expect(page.locator("#status")).to_contain_text(f"done · segment {n} of {n} · 920 tokens", timeout=120_000)
             expect(page.locator("#status")).to_contain_text("rmt-minilm-reasoning")
             expect(verdict).to_contain_text("rmt-minilm-reasoning answered")
         finally:

@@ -23,6 +23,12 @@ def explorer() -> Explorer:
     return Explorer(device="cpu")
 
 
+@pytest.fixture(scope="module")
+def plain_explorer() -> Explorer:
+    """The shipped weights read with plain segments (``RMT_SEGMENT_OVERLAP=0``), where a boundary can cut a fact."""
+    return Explorer(device="cpu", extra_checkpoints=[], segment_overlap=0)
+
+
 def final_view(explorer: Explorer, hay_id: str, model: str = "auto"):
     *_, last = explorer.run(hay_id, model=model)
     return last
@@ -156,12 +162,13 @@ def test_a_room_named_by_the_book_is_marked_and_the_verdict_says_what_it_did(exp
     assert "RMT answers **kitchen**" in last.verdict and "**Correct.**" in last.verdict
     assert "named a room in 2 sentences (▼); the memory kept the fact" in last.verdict
     (marks,) = [t for t in last.answer_figure.data if t.name == "room in the text"]
-    assert 29 in list(marks.x) and ["office", "By some writers this office is called a sinecure."] in [
-        list(row) for row in marks.customdata
+    question_segment = summary["segments"]  # the last one
+    assert [question_segment, "office", "By some writers this office is called a sinecure."] in [
+        [x, *row] for x, row in zip(marks.x, marks.customdata, strict=True)
     ]
     entry = explorer.entry(hay_id)
     wrong = explorer.room_mentions_verdict(entry.haystack, entry.run, "office")
-    assert "question's own segment (29, ▼) names the **office**" in wrong
+    assert f"question's own segment ({question_segment}, ▼) names the **office**" in wrong
     assert "sinecure" in wrong and "the model answered **kitchen**" in wrong
 
 
@@ -208,13 +215,15 @@ def test_the_about_lines_quote_the_served_checkpoints_tables(explorer) -> None:
     assert explorer.cut_line(babi, "memorize") is None  # no Memorize fact was cut: nothing to compare
 
 
-def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(explorer) -> None:
-    """The app's scene: "Sandra travelled | to the hallway." is read half in one segment, half in the next.
+def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(plain_explorer) -> None:
+    """The app's boundary scene read with plain segments: "Sandra travelled | to the hallway." is read half in
+    one segment, half in the next.
 
     Detect's misses on the whole book at 1 to 1,024 segments were such haystacks: the preview shows where the cut falls,
     and the verdict says the memory had to join the halves, quoting the answering checkpoint's own
-    counts (``cuts.json``).
+    counts (``cuts.json``), and that the numbers it quotes were measured with the shipped overlap.
     """
+    explorer = plain_explorer
     hay_id, preview, summary = explorer.generate("detect", 1840, seed=538)
     (fact,) = summary["facts"]
     first, second = fact["cut"]["halves"]
@@ -242,16 +251,16 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(expl
         f"{high:,} tokens)."
     )
     assert "had to join the halves" in verdict and measured in verdict
+    assert "read with a 7-token overlap, not as it is read now (plain segments)" in verdict  # the quoted point
     # "mary travelled to | the office.": this one it joins; the no-memory baseline's window holds only the end
     joined = final_view(explorer, explorer.generate("detect", 1840, seed=0, noise_source="valid-no-rooms")[0])
     assert "**Correct.**" in joined.verdict and "the memory joined the halves." in joined.verdict
     assert measured in joined.verdict and "reads only the end of a fact that its window cuts" in joined.verdict
     uncut = explorer.generate("detect", 1840, seed=1, noise_source="valid-no-rooms")[2]
     assert uncut["facts"][0]["cut"] is None and uncut["facts"][0]["bridged"] is None
-    about = explorer.cuts_paragraph("A fact cut in two")
-    assert (
-        measured in about and "the scene *A fact cut in two* shows one" in about and "RMT_SEGMENT_OVERLAP=7 " in about
-    )
+    about = explorer.cuts_paragraph("A fact at a segment boundary")
+    assert measured in about and "the scene *A fact at a segment boundary* shows one" in about
+    assert "The shipped checkpoints read with a 7-token overlap" in about
 
 
 def test_a_wrong_reasoning_answer_that_is_the_other_facts_room_quotes_that_fact(explorer) -> None:
@@ -375,13 +384,12 @@ def test_extra_checkpoints_come_from_the_environment(monkeypatch) -> None:
     assert extra_checkpoints_from_env() == ["a/b", "c"]
 
 
-def test_an_overlapping_reading_shows_the_cut_it_avoids_and_reads_the_fact_whole(monkeypatch) -> None:
-    """The cut scene's haystack read by the shipped weights with a 7-token overlap (``RMT_SEGMENT_OVERLAP``):
-    no fact is cut, and the page says where plain segments would have cut it, which segment read it whole,
-    what cuts cost plainly, and that the measured point was read plainly."""
-    monkeypatch.setenv("RMT_SEGMENT_OVERLAP", "7")
-    overlapped = Explorer(device="cpu", extra_checkpoints=[])
-    assert overlapped.model.config.segment_overlap == 7
+def test_the_shipped_overlap_shows_the_cut_it_avoids_and_reads_the_fact_whole(explorer, monkeypatch) -> None:
+    """The boundary scene's haystack read as shipped, with a 7-token overlap: no fact is cut, and the page says
+    where plain segments would have cut it, which segment read it whole, and what cuts cost plainly.
+    ``RMT_SEGMENT_OVERLAP`` sets another reading."""
+    overlapped = explorer
+    assert all(served.model.config.segment_overlap == 7 for served in overlapped.served.values())
     hay_id, preview, summary = overlapped.generate("detect", 1840, seed=538)
     (fact,) = summary["facts"]
     assert fact["cut"] is None and fact["bridged"]["halves"] == ["sandra travelled", "to the hallway."]
@@ -397,15 +405,12 @@ def test_an_overlapping_reading_shows_the_cut_it_avoids_and_reads_the_fact_whole
     verdict = final_view(overlapped, hay_id).verdict.replace("\\", "")
     assert f"segment {fact['bridged']['segment']} read it whole." in verdict
     assert "Read with plain segments, in evaluation `rmt-minilm-babi` missed " in verdict
-    assert "That point was read with plain segments, not with the 7-token overlap" in verdict
-    rmt_panel, baseline_panel = overlapped.needle_figure().data  # measured plainly; the baseline has one window
-    assert rmt_panel.customdata[0][0].endswith(
-        "<br>read with plain segments, not with the 7-token overlap it is read with now"
-    )
-    assert "<br>" not in baseline_panel.customdata[0][0]
+    assert "**Correct.**" in verdict and "That point was read" not in verdict  # measured as it is served
     about = overlapped.cuts_paragraph("the scene")
     assert "re-reads the last 7 tokens of the one before, so a fact of up to 8 tokens" in about
     assert "for 1.06 times the segments" in about and overlapped.cut_line(overlapped.served["rmt-minilm-babi"]) in about
+    monkeypatch.setenv("RMT_SEGMENT_OVERLAP", "0")
+    assert Explorer(device="cpu", extra_checkpoints=[]).model.config.segment_overlap == 0
     for bad in ("115", "-1", "sixteen"):
         monkeypatch.setenv("RMT_SEGMENT_OVERLAP", bad)
         with pytest.raises(ValueError, match="RMT_SEGMENT_OVERLAP"):

@@ -104,9 +104,12 @@ def test_bench_cli_small(tmp_path, capsys) -> None:
     assert out["command"].startswith("python -m rmt.bench --checkpoint") and out["hardware"].endswith(" cores")
     # what the app's Compute tab draws: one haystack's time, RMT beside full attention
     series = benchmark_series(out)
-    where = f"({out['hardware']}, {out['dtype']})"
-    assert list(series) == [f"RMT {where}", f"full attention {where}"]
-    assert series[f"RMT {where}"][0] == sorted(r["tokens"] for r in out["rows"] if r["impl"] == "fast")
+    where = f"{out['hardware']}, {out['dtype']}"
+    reading = f"{out['segment_overlap']}-token overlap" if out["segment_overlap"] else "plain segments"
+    assert list(series) == [f"RMT ({where}, {reading})", f"full attention ({where})"]
+    assert series[f"RMT ({where}, {reading})"][0] == sorted(r["tokens"] for r in out["rows"] if r["impl"] == "fast")
+    for overlap, reading in ((7, "7-token overlap"), (0, "plain segments")):
+        assert f"RMT ({where}, {reading})" in benchmark_series(out | {"segment_overlap": overlap})
     assert benchmark_series(out | {"batch": 64}) == {}  # 64 haystacks at once is not one run's time
 
 

@@ -293,15 +293,17 @@ def test_no_rooms_table_notes_plain_points_of_a_checkpoint_read_with_an_overlap(
 
 
 def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_path, monkeypatch) -> None:
-    """A shipped card round-trips unchanged; once its config reads with an overlap, every plain point says so."""
+    """A shipped card round-trips unchanged; once its config reads otherwise, every point and run measured
+    otherwise says so, and the others do not."""
     import shutil
 
     import rmt.publish as publish
+    from rmt.formatting import reading_note
 
     shipped = publish.CHECKPOINTS / "rmt-minilm-babi"
     folder = tmp_path / "rmt-minilm-babi"
     folder.mkdir()
-    tables = ("eval.json", "no_rooms.json", "needle.json", "names.json")
+    tables = ("eval.json", "no_rooms.json", "needle.json", "names.json", "cuts.json")
     for name in ("README.md", "config.json", *tables):
         shutil.copy(shipped / name, folder / name)
     monkeypatch.setattr(publish, "CHECKPOINTS", tmp_path)
@@ -309,16 +311,49 @@ def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_pat
     for name in ("README.md", *tables):
         assert (folder / name).read_bytes() == (shipped / name).read_bytes(), name
     config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps(config | {"segment_overlap": 7}))
+    other = 0 if config.get("segment_overlap") else 7  # the reading the card was not written for
+    (folder / "config.json").write_text(json.dumps(config | {"segment_overlap": other}))
     assert publish.main(["--name", "rmt-minilm-babi", "--update"]) == 0
     card = (folder / "README.md").read_text().splitlines()
     rows = [line for line in card if line.startswith("| memorize |") and "| cpu bfloat16" in line]  # both tables
-    assert len(rows) == 10 and all(row.endswith("not with the 7-token overlap it is read with now |") for row in rows)
-    runs = [line for line in card if line.lstrip("- ").startswith("`python -m rmt.evaluate") and "--depths" in line]
-    runs += [line for line in card if line.startswith("- `") and "--other-people" in line]
-    assert len(runs) == 5  # the needle map and the four people runs
-    assert all(
-        line.endswith("; read with plain segments, not with the 7-token overlap it is read with now)") for line in runs
-    )
+    points = [
+        *json.loads((folder / "eval.json").read_text())["tasks"]["memorize"]["points"],
+        *json.loads((folder / "no_rooms.json").read_text())["tasks"]["memorize"]["points"],
+    ]
+    notes = [reading_note(p, other) for p in points]
+    assert len(rows) == len(points) and any(notes)
+    for row, note in zip(rows, notes, strict=True):
+        assert row.endswith(f", {note} |") if note else "read now" not in row and "read with now" not in row
+    runs = [json.loads((folder / "needle.json").read_text()), *json.loads((folder / "names.json").read_text())]
+    for run in runs:  # the needle map and the four people runs: each cited with its reading
+        (line,) = [line for line in card if f"`{run['command']}` (on" in line]
+        note = reading_note(run, other)
+        assert line.endswith(f"; {note})") if note else line.endswith(")") and "read now" not in line
+    cuts = json.loads((folder / "cuts.json").read_text())["rows"]
+    cut_notes = {reading_note(r, other) for r in cuts} - {None}
+    assert all(f"These runs were {note}" in "\n".join(card) for note in cut_notes)
     for name in tables:  # the data stay as measured
         assert (folder / name).read_bytes() == (shipped / name).read_bytes(), name
+
+
+def test_the_cut_table_says_how_its_runs_were_read_once_the_checkpoint_reads_otherwise() -> None:
+    """Plain runs stay the measure of what a cut costs under an overlap (which cuts none): the card says so."""
+    from rmt.publish import cuts_section
+
+    row = {
+        "task": "detect",
+        "noise": "valid",
+        "segments": 16,
+        "tokens": 1840,
+        "samples": 200,
+        "correct": 199,
+        "misses_listed": 1,
+        "cut": 13,
+        "cut_missed": 1,
+        "uncut_missed": 0,
+        "segment_overlap": 0,
+    }
+    read_now = cuts_section({"rows": [row]}, 7)
+    assert "These runs were read with plain segments, not with the 7-token overlap it is read with now" in read_now
+    assert "| detect | `valid` | 16 | 1,840 | 200 | 13 | 1 | 0 |" in read_now
+    assert "These runs were" not in cuts_section({"rows": [row]}, 0)

@@ -47,7 +47,7 @@ SCENES = {
     # rmt-minilm-babi's commonest Reasoning miss: kitchen (51%), the room of the fact the question does not ask about
     "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 0, "valid", "rmt-minilm-babi"),
     # "sandra travelled | to the hallway.": plain segments cut the fact (office at 30%, fp32 and bf16); the
-    # shipped 7-token overlap reads it whole in one segment (RMT_SEGMENT_OVERLAP=0 shows the cut)
+    # shipped 7-token overlap reads it whole in one segment: hallway at 98% (RMT_SEGMENT_OVERLAP=0 shows the cut)
     CUT_SCENE: ("detect", 1840, None, 538, "valid", "rmt-minilm-babi"),
 }
 CSS = """

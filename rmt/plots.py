@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from rmt.formatting import percent
+from rmt.segments import num_segments
 
 MAX_MAP = 256
 FONT = {"size": 15}
@@ -490,9 +491,10 @@ def needle_figure(
     ``maps`` is ``{model: {segments: {depth: accuracy}}}`` as ``rmt.evaluate --depths`` writes it.
     Side by side because the contrast is the point: without memory only the bottom row (fact in
     the last window) is lit; with memory the whole map should be. Short panel names (the task
-    goes in the title) and a colour bar underneath leave each panel room on a phone. ``overlaps`` is
-    the overlap each panel's map was read with (its cells' token counts follow it); ``notes`` says on
-    hover how a map was read where that is not how its checkpoint is read now.
+    goes in the title) and a colour bar underneath leave each panel room on a phone. A map's lengths are
+    the ``--segments N`` it was asked for, N x ``text_per_segment`` tokens; ``overlaps`` is the overlap each
+    panel's map was read with, so its ticks count the segments it read (more than N with an overlap).
+    ``notes`` says on hover how a map was read where that is not how its checkpoint is read now.
     """
     from plotly.subplots import make_subplots
 
@@ -502,15 +504,16 @@ def needle_figure(
         segments, depths, table = needle_grid(maps[name])  # table: [depths, lengths]
         z = np.array([[np.nan if v is None else v for v in row] for row in table], dtype=np.float32)
         labels = [["" if v is None else percent(v) for v in row] for row in table]  # from the exact values, as the card
-        x = [f"{int(s):,} seg" for s in segments]
-        y = [f"{float(d):.0%}" for d in depths]
         overlap = (overlaps or {}).get(name, 0)
+        lengths = [int(s) * text_per_segment for s in segments]  # tokens of each column
+        read = [num_segments(tokens, text_per_segment, overlap) for tokens in lengths]
+        x = [f"{n:,} seg" for n in read]
+        y = [f"{float(d):.0%}" for d in depths]
         note = f"<br>{note}" if (note := (notes or {}).get(name)) else ""
         hover = [
             [
-                f"{int(s):,} segments ({int(s) * text_per_segment - (int(s) - 1) * overlap:,} tokens), "
-                f"fact at {float(d):.0%}{note}"
-                for s in segments
+                f"{n:,} segments ({tokens:,} tokens), fact at {float(d):.0%}{note}"
+                for n, tokens in zip(read, lengths, strict=True)
             ]
             for d in depths
         ]

@@ -186,10 +186,12 @@ def needle_section(needle: dict, overlap: int = 0) -> str:
     """The needle map as a Markdown table (rows: fact depth, columns: segments), for the model card."""
     segments, depths, table = needle_grid(needle["needle"])
     samples = needle["points"][0]["samples"] if needle.get("points") else "?"
+    read = sorted({p["segments"] for p in needle.get("points", [])})  # as read: an overlap reads more segments
+    columns = read if len(read) == len(segments) else [int(s) for s in segments]
     lines = [
         f"## Needle map ({needle['task']}, {samples} samples per cell, fact at a fixed depth of the noise)",
         "",
-        "| fact depth | " + " | ".join(f"{int(s):,} seg" for s in segments) + " |",
+        "| fact depth | " + " | ".join(f"{n:,} seg" for n in columns) + " |",
         "|---|" + "---:|" * len(segments),
     ]
     for d, row in zip(depths, table, strict=True):

@@ -139,7 +139,9 @@ def test_needle_figure_one_panel_per_model_cells_in_place() -> None:
     titled = plots.needle_figure(maps, text_per_segment=115, task="detect")
     assert titled.layout.title.text.endswith("(detect)")
     read = plots.needle_figure(maps, 115, overlaps={"RMT: detect": 7}, notes={"RMT: detect": "read otherwise"})
-    assert read.data[0].customdata[0][0].endswith("(439 tokens), fact at 0%<br>read otherwise")  # 4 x 115 - 3 x 7
+    # "--segments 4" asks for 460 tokens; re-reading 7 tokens a segment, that is 5 segments (115 + 4 x 108 >= 460)
+    assert read.data[0].customdata[0][0] == "5 segments (460 tokens), fact at 0%<br>read otherwise"
+    assert list(read.data[0].x) == ["5 seg", "17 seg"] and list(read.data[1].x) == ["4 seg"]
     assert "<br>" not in read.data[1].customdata[0][0]
     assert titled.data[-1].colorbar.orientation == "h"  # under the panels: a side bar squeezed them on a phone
 

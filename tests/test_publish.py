@@ -106,6 +106,9 @@ def test_needle_section_rows_are_depths_columns_are_lengths() -> None:
     assert lines[2] == "| fact depth | 4 seg | 16 seg |"
     assert lines[4] == "| 0% | 98% | 50% |"
     assert lines[5] == "| 100% | 100% | 99.5% |"  # 199/200 never reads as a perfect score
+    # read with a 7-token overlap, "--segments 4" and "16" were read as 5 and 17 segments: the columns say so
+    overlapped = needle | {"points": [point(5, 0.975, 0.0) | {"tokens": 460}, point(17, 0.5, 0.0) | {"tokens": 1840}]}
+    assert needle_section(overlapped).splitlines()[2] == "| fact depth | 5 seg | 17 seg |"
 
 
 def test_supersede_replaces_remeasured_points_and_flags_the_rest() -> None:

@@ -24,6 +24,7 @@ Chance for a memory that keeps both rooms but not their directions is then 1/2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import sys
@@ -109,11 +110,16 @@ def relation_haystacks(
 def memory_and_answers(
     model, token_ids: list[np.ndarray], question_starts: list[int | None], batch_size: int = 100
 ) -> tuple[torch.Tensor, np.ndarray]:
-    """The memory after the first segment, flattened [N, M*H], and the model's answers [N]."""
+    """The memory after the first segment, flattened [N, M*H], and the model's answers [N].
+
+    The haystacks are exactly two plain segments, so they are laid out plainly whatever overlap the model is
+    read with: an overlap would make the second segment re-read the first's end, and three segments of them.
+    """
+    plain = dataclasses.replace(model.config, segment_overlap=0)
     memories, answers = [], []
     for start in range(0, len(token_ids), batch_size):
         rows = slice(start, start + batch_size)
-        first, second = segment_batch(token_ids[rows], model.config, question_starts[rows])  # exactly two
+        first, second = segment_batch(token_ids[rows], plain, question_starts[rows])  # exactly two
         memory = model.init_memory(len(first.text_ids))
         written = model.step(memory, first.input_ids.to(model.device), first.attention_mask.to(model.device))
         read = model.step(written.memory, second.input_ids.to(model.device), second.attention_mask.to(model.device))
@@ -164,9 +170,6 @@ def main(argv: list[str] | None = None) -> dict:
     if args.samples < 20:
         parser.error("--samples must be at least 20: the probe trains on three quarters of them")
     model = prepare_for_inference(load_checkpoint(args.checkpoint), pick_device(args.device))
-    # The probe reads the memory between exactly two segments: an overlap (a reading choice, not a
-    # weight) would lay the haystack out as three, so it reads plain segments whatever config.json says.
-    model.read_with_overlap(0)
     tokenizer = load_checkpoint_tokenizer(args.checkpoint)
     per_segment = model.config.text_per_segment
     if args.relations:

@@ -334,6 +334,7 @@ def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_pat
         assert line.endswith(f"; {note})") if note else line.endswith(")") and "read now" not in line
     cuts = json.loads((folder / "cuts.json").read_text())["rows"]
     cut_notes = {reading_note(r, other) for r in cuts} - {None}
+    assert ("These runs were" in "\n".join(card)) == bool(cut_notes)  # said only when a run was read otherwise
     assert all(f"These runs were {note}" in "\n".join(card) for note in cut_notes)
     for name in tables:  # the data stay as measured
         assert (folder / name).read_bytes() == (shipped / name).read_bytes(), name

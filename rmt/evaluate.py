@@ -40,6 +40,13 @@ MAX_MISSES = 1000  # missed haystacks a point lists (seed, truth, answer): all o
 # rmt.misses and rmt.cuts count every miss, not the first few
 
 
+def sign_test(a: int, b: int) -> float:
+    """Two-sided exact sign (McNemar) test on the haystacks only one of two readings missed: the same haystacks,
+    paired (``a`` missed only by one, ``b`` only by the other)."""
+    n, k = a + b, min(a, b)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+
+
 def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
     """95% interval for a proportion that stays sensible at 0% and 100% with few samples."""
     if total == 0:

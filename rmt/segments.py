@@ -150,6 +150,12 @@ def segment_batch(
         [ids[a:b] for a, b in sample_bounds(len(ids), config.text_per_segment, q, config.segment_overlap)]
         for ids, q in zip(token_ids, starts, strict=True)
     ]
+    return align_segments(chunks, config)
+
+
+def align_segments(chunks: list[list[Sequence[int]]], config: RMTConfig) -> list[Segment]:
+    """Each sample's text chunks as the steps of a batch, aligned on the last: a sample with fewer chunks
+    joins later (``RecurrentMemoryTransformer.run_segments`` starts it from the initial memory)."""
     total = max(len(c) for c in chunks)
     segments = []
     for step in range(total):

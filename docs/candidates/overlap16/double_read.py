@@ -9,13 +9,12 @@ No model run: `python docs/candidates/overlap16/double_read.py [FOLDER]` (a minu
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
 from rmt.checkpoint import load_checkpoint_tokenizer
 from rmt.cuts import rebuild_haystack
-from rmt.evaluate import haystack_seed
+from rmt.evaluate import haystack_seed, sign_test
 from rmt.segments import segment_bounds
 
 HERE = Path(__file__).resolve().parent
@@ -28,12 +27,6 @@ PAIRS = {  # checkpoint: its overlap run's file in the folder (the plain points 
 
 def missed(points: list[dict]) -> dict[int, set[int]]:
     return {p["tokens"]: {m["seed"] for m in p["misses"]} for p in points}
-
-
-def sign_test(a: int, b: int) -> float:
-    """Two-sided exact sign (McNemar) test on the haystacks only one reading missed: the same haystacks, paired."""
-    n, k = a + b, min(a, b)
-    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
 
 
 def read_twice(hay, per_segment: int, overlap: int) -> bool:

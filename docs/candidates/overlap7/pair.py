@@ -3,14 +3,15 @@
 A point's haystacks depend only on its task, length, noise and seed, so the plain runs in
 `docs/candidates/planted20` and the overlap's in this folder read the same haystacks; a haystack missed by
 one reading only is a discordant pair, and the exact sign test asks whether one reading loses more of them.
-Reads the JSONs only, no model run: `python docs/candidates/overlap7/pair.py`.
+Reads the JSONs only, no model run: `PYTHONPATH=. python docs/candidates/overlap7/pair.py`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
+
+from rmt.evaluate import sign_test
 
 HERE = Path(__file__).resolve().parent
 PLAIN = HERE.parent / "planted20"
@@ -41,12 +42,6 @@ def misses(paths: list[Path]) -> tuple[set[int], int]:
         seeds |= {m["seed"] for m in point["misses"]}
         samples += point["samples"]
     return seeds, samples
-
-
-def sign_test(a: int, b: int) -> float:
-    """Two-sided exact sign test of a against b discordant pairs."""
-    n, k = a + b, min(a, b)
-    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
 
 
 def main() -> None:

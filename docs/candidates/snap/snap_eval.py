@@ -28,7 +28,7 @@ import torch
 import rmt.evaluate as evaluate
 from rmt.checkpoint import load_checkpoint_tokenizer
 from rmt.model import RecurrentMemoryTransformer
-from rmt.segments import pack_segment
+from rmt.segments import align_segments
 from rmt.tasks import LONGEST_FACT_TOKENS
 
 SENTENCE_ENDS = (".", "!", "?")
@@ -61,18 +61,11 @@ def snapped_classifier(ends: set[int], segments_read: list[int]):
             raise SystemExit("the snapped reading is for whole haystacks read with --overlap 0")
         chunks = [[row[a:b] for a, b in snapped_bounds(row, model.config.text_per_segment, ends)] for row in token_ids]
         segments_read.extend(len(c) for c in chunks)
-        total = max(len(c) for c in chunks)  # rows with fewer segments join later, from the initial memory
-        memory = model.init_memory(len(chunks))  # [B, M, H]
-        for step in range(total):
-            active = torch.tensor([step >= total - len(c) for c in chunks])
-            texts = [c[step - (total - len(c))] for c in chunks if step >= total - len(c)]
-            seg = pack_segment(texts, model.config, active)  # [A, L] padded to the longest row, with its mask
-            rows = active.nonzero().squeeze(1).to(model.device)
-            out = model.step(memory[rows], seg.input_ids.to(model.device), seg.attention_mask.to(model.device))
-            memory = memory.index_copy(0, rows, out.memory.to(memory.dtype))
-            if on_segment is not None:
-                on_segment(step + 1, total)
-        return out.logits.to(torch.float32)  # every row is active at the last step
+        segments = align_segments(chunks, model.config)  # each step padded to its longest row, with a mask
+        logits = model.run_segments(segments)[0]
+        if on_segment is not None:
+            on_segment(len(segments), len(segments))  # the progress bar moves once a batch, not once a segment
+        return logits.to(torch.float32)
 
     return classify
 

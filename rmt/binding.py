@@ -112,10 +112,10 @@ def memory_and_answers(
 ) -> tuple[torch.Tensor, np.ndarray]:
     """The memory after the first segment, flattened [N, M*H], and the model's answers [N].
 
-    The haystacks are exactly two plain segments, so they are laid out plainly whatever overlap the model is
+    The haystacks are exactly two plain segments, so they are laid out plainly whatever overlap or snap the model is
     read with: an overlap would make the second segment re-read the first's end, and three segments of them.
     """
-    plain = dataclasses.replace(model.config, segment_overlap=0)
+    plain = dataclasses.replace(model.config, segment_overlap=0, segment_snap=0)
     memories, answers = [], []
     for start in range(0, len(token_ids), batch_size):
         rows = slice(start, start + batch_size)

@@ -24,7 +24,7 @@ from pathlib import Path
 from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_checkpoint
 from rmt.evaluate import run_haystack_seeds
 from rmt.haystack import Haystack, build_haystack
-from rmt.segments import fact_cuts
+from rmt.segments import Reading
 
 
 def cut_halves(hay: Haystack, fact_index: int, end: int, tokenizer) -> tuple[str, str]:
@@ -60,20 +60,22 @@ def count_run(run: dict, tokenizer, text_per_segment: int) -> list[dict]:
     """Per point of an ``rmt.evaluate --json`` run: haystacks with a cut fact, and the run's listed misses
     split by whether their haystack had one (runs list at most 50 before session 21, and none before session 16)."""
     check_rebuildable(run)
-    overlap = run.get("segment_overlap", 0)  # read with an overlap, a fact is cut only if no segment reads it whole
+    # read with an overlap, a fact is cut only if no segment reads it whole; snapped, no fact is cut
+    reading = Reading.of_run(run, text_per_segment, tokenizer)
     rows = []
     for point in run["points"]:
         missed = {m["seed"] for m in point.get("misses", [])}
         cut_seeds = []
         for seed in run_haystack_seeds(run, point):
-            if fact_cuts(rebuild_haystack(run, point, seed, tokenizer), text_per_segment, overlap=overlap):
+            if reading.fact_cuts(rebuild_haystack(run, point, seed, tokenizer)):
                 cut_seeds.append(seed)
         cut_missed = len(missed.intersection(cut_seeds))
         rows.append(
             {
                 "task": run["task"],
                 "segments": point.get("segments"),
-                "segment_overlap": overlap,
+                "segment_overlap": reading.segment_overlap,
+                "segment_snap": reading.segment_snap,
                 "tokens": point["tokens"],
                 "noise": run["noise"],
                 "samples": point["samples"],
@@ -92,11 +94,14 @@ def cut_totals(rows: list[dict], task: str) -> dict | None:
     """One task's haystacks with and without a cut fact and the misses on each side, summed over the rows
     whose every miss is listed (a row with some unlisted could put a miss on the wrong side); None where
     no such haystack had a cut fact, so there is nothing to set a cut haystack against. Rows read with an
-    overlap are left out: none of their facts is cut, so they would only swell the uncut side."""
+    overlap or snapped to sentence ends are left out: none of their facts is cut, so they would only swell
+    the uncut side."""
     rows = [
         r
         for r in rows
-        if r["task"] == task and r["misses_listed"] == r["samples"] - r["correct"] and not r.get("segment_overlap")
+        if r["task"] == task
+        and r["misses_listed"] == r["samples"] - r["correct"]
+        and not (r.get("segment_overlap") or r.get("segment_snap"))
     ]
     cut = sum(r["cut"] for r in rows)
     if not cut:

@@ -31,7 +31,7 @@ from rmt.device import pick_device
 from rmt.haystack import Haystack, asked_fact_is_last, build_haystack
 from rmt.inference import classify_equal_length, prepare_for_inference
 from rmt.room_sentences import draw_room_sentences, room_sentences
-from rmt.segments import fact_cuts, num_segments
+from rmt.segments import fact_cuts, num_segments, sentence_end_ids, text_bounds
 from rmt.tasks import ROOMS, check_task
 
 ONLY_CUT_MAX_TOKENS = 117_760  # --only-cut: 1,024 segments of the shipped models' 115 text tokens
@@ -112,7 +112,7 @@ def evaluate_point(
     ``start_index`` begins at that haystack of the run's seed: a long point measured in pieces (8
     haystacks at 2M tokens is 17 minutes of a 2-core CPU) reads the same haystacks as one run would.
     """
-    correct = 0
+    correct = segments_read = 0
     misses: list[dict] = []
     by_order = {order: {"correct": 0, "samples": 0} for order in ("asked_last", "asked_earlier")}
     total_segments = num_segments(num_tokens, model.config.text_per_segment, model.config.segment_overlap)
@@ -150,6 +150,9 @@ def evaluate_point(
         ids = np.stack([h.token_ids for h in hays])  # [B, T]
         batch = len(hays)
         logits = classify_equal_length(model, ids, last_segments, on_segment=lambda *_, n=batch: bar.update(n))
+        if model.config.segment_snap:  # each haystack's own count: its sentence ends move its boundaries
+            read = [len(text_bounds(h.token_ids, model.config)) for h in hays]
+            segments_read += sum(read if last_segments is None else (min(n, last_segments) for n in read))
         predicted = logits.argmax(-1).cpu().tolist()
         for (i, h), p in zip(indexed, predicted, strict=True):
             right = ROOMS[p] == h.answer
@@ -170,21 +173,25 @@ def evaluate_point(
     bar.close()
     seconds = time.perf_counter() - started
     low, high = wilson_interval(correct, samples)
-    return {
-        "accuracy": correct / samples,
-        "correct": correct,
-        "samples": samples,
-        "ci95": [round(low, 4), round(high, 4)],
-        "segments": total_segments,
-        "tokens": num_tokens,
-        "seconds": round(seconds, 2),
-        "tokens_per_second": round(samples * num_tokens / seconds, 1),
-        "depth": depth,
-        "other_people": other_people,
-        "room_noise": room_noise,
-        "by_order": by_order if other_people else None,
-        "misses": misses,
-    } | ({"only_cut": True, "drawn": indexed[-1][0] + 1} if only_cut else {})
+    return (
+        {
+            "accuracy": correct / samples,
+            "correct": correct,
+            "samples": samples,
+            "ci95": [round(low, 4), round(high, 4)],
+            "segments": total_segments,
+            "tokens": num_tokens,
+            "seconds": round(seconds, 2),
+            "tokens_per_second": round(samples * num_tokens / seconds, 1),
+            "depth": depth,
+            "other_people": other_people,
+            "room_noise": room_noise,
+            "by_order": by_order if other_people else None,
+            "misses": misses,
+        }
+        | ({"only_cut": True, "drawn": indexed[-1][0] + 1} if only_cut else {})
+        | ({"segments_read": round(segments_read / samples, 2)} if model.config.segment_snap else {})
+    )
 
 
 def cut_haystacks(
@@ -264,6 +271,14 @@ def main(argv: list[str] | None = None) -> int:
         " a fact of at most OVERLAP+1 tokens is then read whole wherever the segments end. --segments N still means"
         " N x the segment's text tokens; each point's segments counts those read",
     )
+    parser.add_argument(
+        "--snap",
+        type=int,
+        default=None,
+        help="move each segment's start up to SNAP tokens forward, to just after a sentence end (default: the "
+        "checkpoint's segment_snap; 8 keeps every fact whole and reads nothing twice); with --overlap 0 only. "
+        "Each point's segments_read is the mean a haystack took",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -271,12 +286,17 @@ def main(argv: list[str] | None = None) -> int:
     task = check_task(args.task)
     device = pick_device(args.device)
     model = prepare_for_inference(load_checkpoint(args.checkpoint), device)
-    if args.overlap is not None:
-        try:
-            model.read_with_overlap(args.overlap)
-        except ValueError as error:
-            parser.error(f"--overlap: {error}")
     tokenizer = load_checkpoint_tokenizer(args.checkpoint)
+    if args.overlap is not None or args.snap is not None:
+        # one of the two asked for alone replaces the checkpoint's reading: --snap 8 on a checkpoint read
+        # with an overlap reads without it
+        overlap = args.overlap if args.overlap is not None else 0 if args.snap else model.config.segment_overlap
+        snap = args.snap if args.snap is not None else 0 if args.overlap else model.config.segment_snap
+        try:
+            model.read_segments(overlap, snap, sentence_end_ids(tokenizer) if snap else ())
+        except ValueError as error:
+            given = [name for name, value in (("--overlap", args.overlap), ("--snap", args.snap)) if value is not None]
+            parser.error(f"{'/'.join(given)}: {error}")
     text = model.config.text_per_segment
     if args.tokens:
         lengths = [int(t) for t in args.tokens.split(",")]
@@ -312,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         "room_noise": args.room_noise,
         "only_cut": args.only_cut,
         "segment_overlap": model.config.segment_overlap,
+        "segment_snap": model.config.segment_snap,
         "accuracy": {},
         "tokens": {},
         "points": [],

@@ -249,7 +249,7 @@ def read_with_overlap(model: RecurrentMemoryTransformer, overlap: int | None) ->
     """``model`` reading segments that re-read ``overlap`` tokens of the one before (None: as configured)."""
     if overlap is not None:
         try:
-            model.read_with_overlap(overlap)
+            model.read_segments(overlap)
         except ValueError as error:
             raise ValueError(f"RMT_SEGMENT_OVERLAP: {error}") from None
     return model

@@ -19,7 +19,7 @@ import torch
 from rmt.device import inference_dtype
 from rmt.fixed_step import compile_mode, compiled_step, graphed_step, graphs_enabled
 from rmt.model import RecurrentMemoryTransformer
-from rmt.segments import segment_bounds
+from rmt.segments import iter_aligned_segments, segment_bounds, text_bounds
 
 
 def prepare_for_inference(model: RecurrentMemoryTransformer, device: torch.device) -> RecurrentMemoryTransformer:
@@ -84,6 +84,8 @@ def classify_equal_length(
     ``last_segments=k`` feeds only the last k segments (k=1 is the no-memory baseline: plain
     truncation to the window the encoder can see).
     """
+    if model.config.segment_snap:
+        return classify_snapped(model, token_ids, last_segments, on_segment, stop)
     bounds = segment_bounds(token_ids.shape[1], model.config.text_per_segment, model.config.segment_overlap)
     if last_segments is not None:
         bounds = bounds[-last_segments:]
@@ -99,6 +101,36 @@ def classify_equal_length(
         if on_segment is not None:
             on_segment(i + 1, len(bounds))
     return logits.to(torch.float32, copy=True)  # on CUDA it may be a graph's static buffer
+
+
+def classify_snapped(
+    model: RecurrentMemoryTransformer,
+    token_ids: np.ndarray,
+    last_segments: int | None = None,
+    on_segment: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> torch.Tensor:
+    """``classify_equal_length`` for a model whose segment starts follow sentence ends (``segment_snap``).
+
+    Each haystack's boundaries then depend on its own text, so rows of one length differ in where their
+    segments end and in how many they take: each step pads its rows to the longest, with a mask, and a
+    row with fewer segments joins later from the initial memory, aligned on the last (as ``align_segments``).
+    Steps are laid out one at a time, so memory stays flat at any length; CUDA graphs are not used.
+    """
+    chunks = [[row[a:b] for a, b in text_bounds(row, model.config)][-(last_segments or 0) :] for row in token_ids]
+    total = max(len(c) for c in chunks)
+    memory = model.init_memory(len(chunks))  # [B, M, H]
+    logits = None
+    for step, seg in enumerate(iter_aligned_segments(chunks, model.config)):
+        if stop is not None and stop.is_set():
+            raise InterruptedError("stopped")
+        rows = seg.active.nonzero().squeeze(1).to(model.device)
+        out = model.step(memory[rows], seg.input_ids.to(model.device), seg.attention_mask.to(model.device))
+        memory = memory.index_copy(0, rows, out.memory.to(memory.dtype))
+        logits = out.logits  # the last step has every row: all end on the question
+        if on_segment is not None:
+            on_segment(step + 1, total)
+    return logits.to(torch.float32, copy=True)
 
 
 @dataclass
@@ -152,7 +184,7 @@ def live_run(
     ``resume`` continues a stopped run of the same haystack from the memory it stopped with, so
     a speaker can pause a long run and go on; its clock leaves out the pause.
     """
-    bounds = segment_bounds(len(token_ids), model.config.text_per_segment, model.config.segment_overlap)
+    bounds = text_bounds(token_ids, model.config)
     if resume is not None and (resume.memory is None or resume.num_tokens != len(token_ids)):
         raise ValueError("only a run that was stopped part-way can continue")
     run = resume or LiveRun(len(token_ids), len(bounds), snapshot_interval(len(bounds), max_snapshots))
@@ -204,7 +236,7 @@ def inspect_segment(
 
     Returns (input ids [L], layer -> attention [heads, L, L] as float32, the segment's text ids).
     """
-    bounds = segment_bounds(len(token_ids), model.config.text_per_segment, model.config.segment_overlap)
+    bounds = text_bounds(token_ids, model.config)
     start = max(s for s in run.snapshots if s <= index)
     memory = run.snapshots[start].to(model.device, model.dtype)
     for i in range(start, index + 1):

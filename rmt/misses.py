@@ -33,7 +33,7 @@ from collections import Counter
 from rmt.cuts import check_rebuildable, checkpoint_reader, rebuild_haystack, rows_from_runs
 from rmt.evaluate import run_haystack_seeds
 from rmt.haystack import Haystack, asked_fact, mentions_after_facts, other_fact
-from rmt.segments import fact_cuts, segment_bounds, segment_index
+from rmt.segments import Reading, segment_of, text_bounds
 from rmt.tasks import ROOMS, question_phrasing, relation_direction, rooms_named
 
 KINDS = ("other_fact", "question_room", "named_after_facts", "named_nowhere_after")
@@ -59,7 +59,7 @@ def other_fact_chance(hay: Haystack) -> float:
     return sum(other_fact(hay, room) is not None for room in wrong) / len(wrong)
 
 
-def haystack_splits(hay: Haystack, text_per_segment: int, overlap: int = 0) -> dict[str, str]:
+def haystack_splits(hay: Haystack, reading: Reading) -> dict[str, str]:
     """The groups a haystack falls in, one per split, for counting misses against all haystacks.
 
     Where the facts sit tells a memory that holds each relation from one that holds only rooms: a
@@ -67,9 +67,9 @@ def haystack_splits(hay: Haystack, text_per_segment: int, overlap: int = 0) -> d
     """
     last = max(hay.facts, key=lambda f: f.token_start)
     asked = asked_fact(hay)
-    segments = [segment_index(f.token_start, hay.num_tokens, text_per_segment, overlap) for f in hay.facts]
-    question = segment_index(hay.question_token_start, hay.num_tokens, text_per_segment, overlap)
-    question_start = segment_bounds(hay.num_tokens, text_per_segment, overlap)[question][0]
+    bounds = text_bounds(hay.token_ids, reading)
+    segments = [segment_of(bounds, f.token_start) for f in hay.facts]
+    question_start = bounds[segment_of(bounds, hay.question_token_start)][0]
     beside = sum(f.token_start >= question_start for f in hay.facts)  # with an overlap, re-read beside it too
     return {
         "phrasing": question_phrasing(hay.question),
@@ -80,7 +80,7 @@ def haystack_splits(hay: Haystack, text_per_segment: int, overlap: int = 0) -> d
     }
 
 
-def miss_record(hay: Haystack, miss: dict, text_per_segment: int, overlap: int = 0) -> dict:
+def miss_record(hay: Haystack, miss: dict, reading: Reading) -> dict:
     """One listed miss, checked against its rebuilt haystack, with its kind."""
     starts = [f.token_start for f in hay.facts]
     if hay.answer != miss["answer"] or miss.get("fact_tokens", starts) != starts:
@@ -90,7 +90,7 @@ def miss_record(hay: Haystack, miss: dict, text_per_segment: int, overlap: int =
         "answer": miss["answer"],
         "predicted": miss["predicted"],
         "kind": miss_kind(hay, miss["predicted"]),
-        "cut": bool(fact_cuts(hay, text_per_segment, overlap=overlap)),
+        "cut": bool(reading.fact_cuts(hay)),
         "other_fact_chance": round(other_fact_chance(hay), 4),
     }
 
@@ -100,7 +100,7 @@ def sort_point(
 ) -> tuple[list[dict], dict | None]:
     """A point's listed misses, each rebuilt once, and with ``splits`` {split: {group: {"samples",
     "misses_listed"}}} over every haystack the point read (the missed ones are not built twice)."""
-    overlap = run.get("segment_overlap", 0)  # how the run read: its segments, its cuts
+    reading = Reading.of_run(run, text_per_segment, tokenizer)  # how the run read: its segments, its cuts
     listed: dict[int, list[dict]] = {}
     for miss in point.get("misses", []):
         listed.setdefault(miss["seed"], []).append(miss)
@@ -110,9 +110,9 @@ def sort_point(
     misses, counts = [], {}
     for seed in seeds:
         hay = rebuild_haystack(run, point, seed, tokenizer)
-        misses += [miss_record(hay, miss, text_per_segment, overlap) for miss in listed.get(seed, [])]
+        misses += [miss_record(hay, miss, reading) for miss in listed.get(seed, [])]
         if splits:
-            for split, group in haystack_splits(hay, text_per_segment, overlap).items():
+            for split, group in haystack_splits(hay, reading).items():
                 tally = counts.setdefault(split, {}).setdefault(group, {"samples": 0, "misses_listed": 0})
                 tally["samples"] += 1
                 tally["misses_listed"] += seed in listed
@@ -137,6 +137,7 @@ def sort_run(run: dict, tokenizer, text_per_segment: int, splits: bool = True) -
                 "tokens": point["tokens"],
                 "segments": point.get("segments"),
                 "segment_overlap": run.get("segment_overlap", 0),
+                "segment_snap": run.get("segment_snap", 0),
                 "eval_command": run.get("command"),  # what printed the run: rerun it to remeasure
                 "device": " ".join(str(run[k]) for k in ("device", "dtype") if run.get(k)),
                 "noise": run["noise"],

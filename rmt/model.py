@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig
 
-from rmt.segments import Segment, check_overlap, pack_segment, segment_batch
+from rmt.segments import Segment, check_overlap, check_snap, pack_segment, segment_batch
 
 
 @dataclass
@@ -42,9 +42,14 @@ class RMTConfig:
     # Text tokens each segment re-reads from the one before (``rmt.segments.segment_bounds``): a
     # reading choice, not a weight, so a checkpoint trained without it can be read with it.
     segment_overlap: int = 0
+    # Tokens a segment's start may move forward to follow a sentence end (``rmt.segments.snapped_bounds``):
+    # the other reading that keeps facts whole, by moving boundaries rather than reading tokens twice.
+    segment_snap: int = 0
+    sentence_end_ids: list[int] = field(default_factory=list)  # where a snapped segment may start after
 
     def __post_init__(self) -> None:
         check_overlap(self.segment_overlap, self.text_per_segment, "segment_overlap")
+        check_snap(self.segment_snap, self.segment_overlap, self.text_per_segment, self.sentence_end_ids)
 
     @property
     def text_per_segment(self) -> int:
@@ -84,11 +89,16 @@ class RecurrentMemoryTransformer(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.initial_memory.dtype
 
-    def read_with_overlap(self, overlap: int) -> None:
-        """Read segments that re-read ``overlap`` tokens of the one before from now on: a reading choice,
-        not a weight, so evaluation, the app and training set it on a loaded model (``RMTConfig`` checks it
-        and raises ValueError)."""
-        self.config = dataclasses.replace(self.config, segment_overlap=overlap)
+    def read_segments(self, overlap: int = 0, snap: int = 0, sentence_end_ids: Sequence[int] = ()) -> None:
+        """Read segments that re-read ``overlap`` tokens of the one before, or whose starts move up to ``snap``
+        tokens to follow a sentence end, from now on: a reading choice, not a weight, so evaluation, the app
+        and training set it on a loaded model (``RMTConfig`` checks it and raises ValueError)."""
+        self.config = dataclasses.replace(
+            self.config,
+            segment_overlap=overlap,
+            segment_snap=snap,
+            sentence_end_ids=list(sentence_end_ids or self.config.sentence_end_ids),
+        )
 
     def init_memory(self, batch_size: int) -> torch.Tensor:
         return self.initial_memory.unsqueeze(0).expand(batch_size, -1, -1)  # [B, M, H]

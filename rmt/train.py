@@ -217,10 +217,12 @@ def train_stage(args, stage: int, init: str | None, out: Path, device, log) -> f
         config = RMTConfig(segment_size=args.segment_size, class_names=list(ROOMS))
         config.num_mem_tokens = args.memory_tokens or config.num_mem_tokens
         model = build_rmt(backbone_dir(), config).to(device)
-    if model.config.segment_overlap:
-        # rmt.data lays out training lengths for the plain reading; the overlap is a reading choice, not a weight
-        print(f"training reads plain segments: {init}'s segment_overlap {model.config.segment_overlap} set to 0 here")
-        model.read_with_overlap(0)
+    if model.config.segment_overlap or model.config.segment_snap:
+        # rmt.data lays out training lengths for the plain reading; overlap and snap are reading choices, not weights
+        read = {"segment_overlap": model.config.segment_overlap, "segment_snap": model.config.segment_snap}
+        named = " and ".join(f"{name} {value}" for name, value in read.items() if value)
+        print(f"training reads plain segments: {init}'s {named} set to 0 here")
+        model.read_segments(0, 0)
     model.train()
     text_len = model.config.text_per_segment
     if args.slot_loss > 0 and model.config.num_mem_tokens < len(OPPOSITE):

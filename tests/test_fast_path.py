@@ -12,6 +12,7 @@ import torch
 from rmt import fixed_step
 from rmt.bench import PeakMemory, benchmark_series, main
 from rmt.inference import classify_equal_length, live_run
+from rmt.segments import text_bounds
 from tests.conftest import tiny_model
 
 
@@ -123,3 +124,21 @@ def test_bench_runs_only_the_rows_asked_for(tmp_path, capsys) -> None:
     assert out["fast_peak_ratio_max_vs_4096"] == 1.0 and out["token_id_bytes_at_max"] == 4096 * 4
     with pytest.raises(SystemExit):
         main(["--checkpoint", str(folder), "--impls", "fast,bogus"])
+
+
+def test_snapped_fast_path_matches_the_forward_pass_row_by_row(tiny) -> None:
+    """With ``segment_snap`` each row's boundaries follow its own sentence ends, so rows of one length take
+    different segments: the batched path pads and aligns them and must still give each row its own answer."""
+    tiny.read_segments(0, 4, [3])
+    rng = np.random.default_rng(2)
+    ids = rng.integers(5, 200, size=(4, 6 * tiny.config.text_per_segment), dtype=np.int32)
+    ids[1:][rng.random(ids[1:].shape) < 0.08] = 3  # sentence ends, a different pattern in each row but the first
+    counts = {len(text_bounds(row, tiny.config)) for row in ids}
+    fast = classify_equal_length(tiny, ids)
+    one_by_one = torch.cat([tiny([row.tolist()]) for row in ids])
+    torch.testing.assert_close(fast, one_by_one, atol=1e-5, rtol=1e-4)
+    assert len(counts) > 1  # the rows really were laid out apart
+    last_two = classify_equal_length(tiny, ids, last_segments=2)
+    for row, logits in zip(ids, last_two, strict=True):
+        start = text_bounds(row, tiny.config)[-2][0]
+        torch.testing.assert_close(logits[None], tiny([row[start:].tolist()]), atol=1e-5, rtol=1e-4)

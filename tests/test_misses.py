@@ -10,6 +10,7 @@ from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_check
 from rmt.evaluate import haystack_seed
 from rmt.haystack import build_haystack, mentions_after_facts
 from rmt.misses import haystack_splits, main, miss_kind, other_fact_chance, sort_run
+from rmt.segments import Reading
 from rmt.tasks import ROOMS, rooms_named
 
 CHECKPOINT = "checkpoints/rmt-minilm-babi"
@@ -83,11 +84,11 @@ def test_splits_say_where_the_facts_were_read_and_how_the_question_was_put(hay, 
     per_segment = read_config(resolve_checkpoint(CHECKPOINT)).text_per_segment
     # the facts lie more than a segment before the question: read only through the memory
     assert all(f.token_end < hay.question_token_start - per_segment for f in hay.facts)
-    far = haystack_splits(hay, per_segment)
+    far = haystack_splits(hay, Reading(per_segment))
     assert far["facts_beside_question"] == "none"
     assert far["phrasing"] == ("inverted" if hay.question.startswith("What is the ") else "direct")
     short = build_haystack("reasoning", 100, tokenizer, seed=1, noise="valid")  # one segment: all beside it
-    near = haystack_splits(short, per_segment)
+    near = haystack_splits(short, Reading(per_segment))
     assert (near["facts"], near["facts_beside_question"]) == ("one segment", "all")
     asked = next(f for f in short.facts if short.answer in rooms_named(f.text))
     assert near["asked_fact"] == ("last" if asked is max(short.facts, key=lambda f: f.token_start) else "earlier")
@@ -144,7 +145,7 @@ def test_a_run_read_with_an_overlap_is_sorted_by_its_own_segments(tokenizer) -> 
     fact = next(f for f in hay.facts if hay.num_tokens - per_segment <= f.token_start)
     last = segment_index(hay.question_token_start, hay.num_tokens, per_segment, 16)
     assert segment_index(fact.token_start, hay.num_tokens, per_segment, 16) < last  # read first the step before
-    assert haystack_splits(hay, per_segment, 16)["facts_beside_question"] == "some"
+    assert haystack_splits(hay, Reading(per_segment, 16))["facts_beside_question"] == "some"
     run = {"task": "reasoning", "noise": "valid", "seed": 0, "segment_overlap": 16}
     (row,) = sort_run(run | {"points": [{"tokens": 300, "samples": 4, "correct": 4}]}, tokenizer, per_segment)
     assert row["segment_overlap"] == 16 and row["complete"]

@@ -1,19 +1,26 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 
+from rmt.haystack import build_haystack
 from rmt.model import RMTConfig
 from rmt.segments import (
+    fact_cuts,
     num_segments,
     reading_segments,
     segment_batch,
     segment_bounds,
     segment_index,
     segment_layout,
+    sentence_end_ids,
+    snapped_bounds,
     split_right_aligned,
+    text_bounds,
 )
+from rmt.tasks import LONGEST_FACT_TOKENS
 
 
 @pytest.mark.parametrize("length", [1, 5, 6, 7, 12, 13, 100])
@@ -115,3 +122,59 @@ def test_a_question_alone_longer_than_a_segment_is_refused() -> None:
     config = RMTConfig(num_mem_tokens=2, segment_size=10)  # 5 text tokens per segment
     with pytest.raises(ValueError, match="must fit one segment"):
         segment_batch([list(range(12))], config, [4])  # 8 question tokens
+
+
+ENDS = (1, 2)  # sentence-end ids of the snap tests' made-up texts
+
+
+def test_snapped_bounds_without_a_sentence_end_are_the_plain_bounds() -> None:
+    for length in (1, 114, 115, 116, 1000, 29440):
+        assert snapped_bounds([7] * length, 115, 8, ENDS) == segment_bounds(length, 115)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_snapped_starts_follow_the_first_sentence_end_near_a_plain_cut(seed: int) -> None:
+    """Every segment but the first starts just after a sentence end where one lies among the ``snap`` tokens
+    from the token before its plain start, else where a plain cut would; the text is covered once, in order."""
+    rng = random.Random(seed)
+    ids = [rng.choice([1, 2, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7]) for _ in range(rng.randint(1, 900))]
+    bounds = snapped_bounds(ids, 20, 8, ENDS)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(ids)
+    assert all(prev[1] == nxt[0] for prev, nxt in itertools.pairwise(bounds))  # no gap, nothing read twice
+    assert all(0 < b - a <= 20 for a, b in bounds)
+    for (_, b), (_, after_end) in itertools.pairwise(bounds):  # a segment, and the one after it
+        plain = after_end - 20
+        window = [j for j in range(plain - 1, min(plain - 1 + 8, after_end - 1)) if ids[j] in ENDS]
+        assert b == (window[0] + 1 if window else plain)
+
+
+def test_a_snap_of_a_facts_length_cuts_no_fact_of_a_real_haystack(tokenizer) -> None:
+    """Facts start after a sentence end and end with one: moved to the sentence end, no boundary cuts one."""
+    config = RMTConfig(segment_size=128, segment_snap=LONGEST_FACT_TOKENS, sentence_end_ids=sentence_end_ids(tokenizer))
+    plain_cut = snapped = 0
+    for seed in range(40):
+        hay = build_haystack("detect", 1840, tokenizer, seed=seed)
+        plain_cut += bool(fact_cuts(hay, 115))
+        snapped += bool(fact_cuts(hay, 115, snap=LONGEST_FACT_TOKENS, sentence_end_ids=config.sentence_end_ids))
+        bounds = text_bounds(hay.token_ids, config)
+        assert not any(f.token_start < b < f.token_end for f in hay.facts for _, b in bounds)
+    assert plain_cut and not snapped  # some of these 40 a plain boundary cuts
+
+
+def test_snap_is_refused_with_an_overlap_or_without_sentence_ends() -> None:
+    RMTConfig(segment_size=128, segment_snap=8, sentence_end_ids=[1012])
+    with pytest.raises(ValueError, match="choose one"):
+        RMTConfig(segment_size=128, segment_snap=8, segment_overlap=7, sentence_end_ids=[1012])
+    with pytest.raises(ValueError, match="sentence_end_ids"):
+        RMTConfig(segment_size=128, segment_snap=8)
+    with pytest.raises(ValueError, match="segment_snap must be from 0 to 114"):
+        RMTConfig(segment_size=128, segment_snap=115, sentence_end_ids=[1012])
+
+
+def test_a_snapped_batch_lays_each_row_out_by_its_own_sentence_ends() -> None:
+    config = RMTConfig(num_mem_tokens=2, segment_size=10, segment_snap=3, sentence_end_ids=list(ENDS))  # 5 text
+    row = [*range(10, 17), 1, *range(20, 24)]  # plainly [0, 2) [2, 7) [7, 12); the end "1" at 7 moves 7 to 8
+    segments = segment_batch([row, list(range(30, 42))], config)
+    assert [s.text_ids[0] for s in segments] == [[10, 11, 12], [13, 14, 15, 16, 1], [20, 21, 22, 23]]
+    assert [s.text_ids[1] for s in segments] == [[30, 31], [32, 33, 34, 35, 36], [37, 38, 39, 40, 41]]
+    assert segments[-1].attention_mask.sum(1).tolist() == [2 + 2 + 4 + 1, 2 + 2 + 5 + 1]  # padded to the longest

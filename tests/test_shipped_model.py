@@ -250,3 +250,22 @@ def test_overlap_reads_the_same_cut_haystacks_whole(capsys) -> None:
     with pytest.raises(SystemExit):
         main([*args, "--overlap", "115", "--quiet"])
     assert "--overlap: segment_overlap must be from 0 to 114" in capsys.readouterr().err
+
+
+def test_snap_reads_the_same_cut_haystacks_whole_without_reading_twice(capsys) -> None:
+    """--snap 8 moves each segment start to just after a sentence end among the 8 tokens from the token before
+    it: the facts the plain reading cuts are read whole, nothing is read twice, and the JSON says what was read."""
+    from rmt.segments import Reading, sentence_end_ids
+
+    args = ["--checkpoint", str(RMT), "--task", "detect", "--segments", "4", "--samples", "6", "--batch-size", "6"]
+    main([*args, "--only-cut", "--snap", "8", "--json", "--quiet"])  # the checkpoint's overlap is dropped for it
+    snapped = json.loads(capsys.readouterr().out)
+    assert (snapped["segment_overlap"], snapped["segment_snap"]) == (0, 8)
+    (point,) = snapped["points"]
+    assert point["segments"] == 4 and 4 <= point["segments_read"] <= 5  # a moved start can add a segment
+    assert point["correct"] == point["samples"] == 6
+    tokenizer = load_checkpoint_tokenizer(RMT)  # rmt.cuts and rmt.misses rebuild the run's reading from its JSON
+    assert Reading.of_run(snapped, 115, tokenizer) == Reading(115, 0, 8, tuple(sentence_end_ids(tokenizer)))
+    with pytest.raises(SystemExit):
+        main([*args, "--overlap", "7", "--snap", "8", "--quiet"])
+    assert "--overlap/--snap: segment_snap and segment_overlap are two ways" in capsys.readouterr().err

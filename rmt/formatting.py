@@ -7,6 +7,7 @@ One place so that a score reads the same everywhere: the card must not say 100% 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&])")
 
@@ -48,18 +49,40 @@ def markdown_literal(text: str) -> str:
     return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def reading_note(point: dict, overlap: int) -> str | None:
-    """How an evaluation point read its haystacks, when that is not how the checkpoint is read now.
+def reading(overlap: int = 0, snap: int = 0) -> dict[str, int]:
+    """How segments were cut, as a run's JSON and a checkpoint's config record it: the part of a measurement
+    that is not the weights (``RMTConfig.segment_overlap`` and ``segment_snap``)."""
+    return {"segment_overlap": overlap, "segment_snap": snap}
 
-    A point's ``segment_overlap`` (absent: 0, from before the option existed) is part of what was
-    measured: a score read with plain segments says little about a reading that re-reads 16 tokens
-    of each segment, since that is what keeps facts a boundary would cut. Said wherever the point is quoted.
+
+def reading_of(source: Mapping | object) -> dict[str, int]:
+    """The reading a run, a point, a ``config.json`` or an ``RMTConfig`` records (a key it lacks is from
+    before that option existed: 0)."""
+    if isinstance(source, Mapping):
+        return reading(source.get("segment_overlap", 0), source.get("segment_snap", 0))
+    return reading(getattr(source, "segment_overlap", 0), getattr(source, "segment_snap", 0))
+
+
+def reading_words(read: Mapping[str, int]) -> str:
+    """A reading in a few words, as a note finishes "read with ..."."""
+    if read.get("segment_snap"):
+        return "segment boundaries moved to sentence ends"
+    overlap = read.get("segment_overlap", 0)
+    return f"a {overlap}-token overlap" if overlap else "plain segments"
+
+
+def reading_note(point: dict, served: Mapping[str, int]) -> str | None:
+    """How an evaluation point read its haystacks, when that is not how the checkpoint is read now (``served``,
+    a ``reading``).
+
+    A point's ``segment_overlap`` and ``segment_snap`` are part of what was measured: a score read with plain
+    segments says little about a reading that keeps the facts a boundary would cut whole. Said wherever the
+    point is quoted.
     """
-    measured = point.get("segment_overlap", 0)
-    if measured == overlap:
+    measured = reading_of(point)
+    if measured == reading_of(served):
         return None
-    if measured == 0:
+    overlap = served.get("segment_overlap", 0)
+    if measured == reading() and overlap:
         return f"read with plain segments, not with the {overlap}-token overlap it is read with now"
-    return f"read with a {measured}-token overlap, not as it is read now" + (
-        f" (a {overlap}-token overlap)" if overlap else " (plain segments)"
-    )
+    return f"read with {reading_words(measured)}, not as it is read now ({reading_words(served)})"

@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
 
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_checkpoint
 from rmt.evaluate import order_split, wilson_interval
-from rmt.formatting import percent, reading_note
+from rmt.formatting import percent, reading, reading_note, reading_of, reading_words
 from rmt.misses import complete_reasoning_rows, group_right, summary_rows
 from rmt.plots import needle_grid
 from rmt.tasks import OPPOSITE
@@ -72,12 +72,16 @@ def pool_point(runs: list[tuple[dict, dict]]) -> dict:
     haystacks is half an hour of a CPU), so one table row may come from several commands.
     """
     first = runs[0][1]
-    overlaps = {result.get("segment_overlap", 0) for result, _ in runs}
-    if len(overlaps) > 1:  # a reading with overlap is a different measurement, never one count with a plain one
-        raise ValueError(f"runs at {first['tokens']:,} tokens read with different overlaps {sorted(overlaps)}")
+    readings = {tuple(reading_of(result).items()) for result, _ in runs}
+    if len(readings) > 1:  # another reading is a different measurement, never one count with a plain one
+        words = " and ".join(sorted(reading_words(dict(r)) for r in readings))
+        raise ValueError(f"runs at {first['tokens']:,} tokens read differently ({words}): never one count")
     check_distinct_haystacks(runs)
     point = {"correct": 0, "samples": 0, "segments": first["segments"], "tokens": first["tokens"], "seconds": 0.0}
-    point["segment_overlap"] = overlaps.pop()
+    point |= dict(readings.pop())
+    if all("segments_read" in p for _, p in runs):  # snapped: each run's mean over its haystacks
+        read = sum(p["segments_read"] * p["samples"] for _, p in runs) / sum(p["samples"] for _, p in runs)
+        point["segments_read"] = round(read, 2)
     point |= {"commands": [], "misses": [], "misses_unrecorded": 0}
     devices: list[str] = []
     for result, p in runs:
@@ -106,11 +110,14 @@ def merge_evals(files: list[str]) -> dict:
         entry = tasks.setdefault(
             task, {"points": [], "noise": result["noise"], "last_segments": result["last_segments"]}
         )
-        one = p | {
-            "command": result.get("command", ""),
-            "device": device_of(result),
-            "segment_overlap": result.get("segment_overlap", 0),
-        }
+        one = (
+            p
+            | {
+                "command": result.get("command", ""),
+                "device": device_of(result),
+            }
+            | reading_of(result)
+        )
         entry["points"].append(one if len(runs) == 1 else pool_point(runs))
     for entry in tasks.values():
         entry["points"].sort(key=lambda p: p["tokens"])
@@ -149,14 +156,14 @@ def supersede(old: dict, new: dict, note: str) -> dict:
     return {"tasks": tasks}
 
 
-def served_overlap(folder: Path) -> int:
-    """The overlap a shipped checkpoint is read with (its ``config.json``): what its table's notes compare to."""
+def served_reading(folder: Path) -> dict[str, int]:
+    """How a shipped checkpoint is read (its ``config.json``): what its table's notes compare to."""
     config = folder / "config.json"
-    return read_json(config).get("segment_overlap", 0) if config.is_file() else 0  # a folder of tables alone
+    return reading_of(read_json(config)) if config.is_file() else reading()  # a folder of tables alone
 
 
-def table(evals: dict, overlap: int = 0) -> str:
-    """The card's accuracy table; a point read otherwise than the checkpoint is now (``overlap``) says so."""
+def table(evals: dict, served: Mapping[str, int] | None = None) -> str:
+    """The card's accuracy table; a point read otherwise than the checkpoint is now (``served``) says so."""
     lines = [
         "| task | segments | tokens | accuracy | correct / samples | 95% CI | measured on |",
         "|---|---:|---:|---:|---:|---|---|",
@@ -167,22 +174,22 @@ def table(evals: dict, overlap: int = 0) -> str:
                 f"| {task} | {p['segments']:,} | {p['tokens']:,} | {p['accuracy']:.1%} | "
                 f"{p['correct']} / {p['samples']} | {p['ci95'][0]:.1%} – {p['ci95'][1]:.1%} | {p.get('device', '?')}"
                 + (f", {p['noise_note']}" if p.get("noise_note") else "")
-                + (f", {note}" if (note := reading_note(p, overlap)) else "")
+                + (f", {note}" if (note := reading_note(p, served or reading())) else "")
                 + " |"
             )
     return "\n".join(lines)
 
 
-def run_line(run: dict, overlap: int) -> str:
+def run_line(run: dict, served: Mapping[str, int]) -> str:
     """A run's command as the card cites it, with how it read its haystacks if that is not how the
     checkpoint is read now: a table measured plainly stays quoted, and says so."""
-    note = reading_note(run, overlap)
+    note = reading_note(run, served)
     return f"`{run.get('command', '')}` (on {run.get('device', '?')} {run.get('dtype', '')}".rstrip() + (
         f"; {note})" if note else ")"
     )
 
 
-def needle_section(needle: dict, overlap: int = 0) -> str:
+def needle_section(needle: dict, served: Mapping[str, int] | None = None) -> str:
     """The needle map as a Markdown table (rows: fact depth, columns: segments), for the model card."""
     segments, depths, table = needle_grid(needle["needle"])
     samples = needle["points"][0]["samples"] if needle.get("points") else "?"
@@ -196,11 +203,11 @@ def needle_section(needle: dict, overlap: int = 0) -> str:
     ]
     for d, row in zip(depths, table, strict=True):
         lines.append(f"| {float(d):.0%} | " + " | ".join("" if v is None else percent(v) for v in row) + " |")
-    lines += ["", run_line(needle, overlap)]
+    lines += ["", run_line(needle, served or reading())]
     return "\n".join(lines) + "\n"
 
 
-def names_section(results: list[dict], overlap: int = 0) -> str:
+def names_section(results: list[dict], served: Mapping[str, int] | None = None) -> str:
     """Accuracy with facts about other people in the haystack (``rmt.evaluate --other-people K``):
     rows task and K, columns lengths. A model that keeps whichever room it read last is right about
     1 time in K+1: the facts come in random order."""
@@ -234,7 +241,7 @@ def names_section(results: list[dict], overlap: int = 0) -> str:
             + " | ".join(names_cell(cells[s]) if s in cells else "" for s in segments)
             + " |"
         )
-    lines += [""] + [f"- {run_line(r, overlap)}" for r in rows]
+    lines += [""] + [f"- {run_line(r, served or reading())}" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -247,7 +254,7 @@ def names_cell(point: dict) -> str:
     return f"{percent(point['accuracy'])} (last read {percent(last)}, earlier {percent(earlier)})"
 
 
-def no_rooms_section(pooled: dict, overlap: int = 0) -> str:
+def no_rooms_section(pooled: dict, served: Mapping[str, int] | None = None) -> str:
     """The accuracy table on the held-out book without its room-naming sentences, with every run's command."""
     commands = [c for entry in pooled["tasks"].values() for p in entry["points"] for c in p["commands"]]
     lines = [
@@ -260,7 +267,7 @@ def no_rooms_section(pooled: dict, overlap: int = 0) -> str:
         "matches the whole book's at its length (Reasoning, so far), the task's losses are not those "
         "sentences. Runs at one length are pooled.",
         "",
-        table(pooled, overlap),
+        table(pooled, served),
         "",
         *(f"- `{c}`" for c in dict.fromkeys(commands)),
         "",
@@ -348,14 +355,16 @@ def misses_section(result: dict) -> str:
 CUTS_HEADING = "Facts cut by a segment boundary"
 
 
-def cuts_section(result: dict, overlap: int = 0) -> str:
+def cuts_section(result: dict, served: Mapping[str, int] | None = None) -> str:
     """The card's table of haystacks whose fact a segment boundary cut, from ``python -m rmt.cuts``.
 
     Runs read with plain segments stay the measure of what a cut costs once the checkpoint is read with an
-    overlap (which cuts none of these facts): the section then says how they were read.
+    overlap or with boundaries moved to sentence ends (either cuts none of these facts): the section then says
+    how they were read.
     """
-    notes = sorted({note for r in result["rows"] if (note := reading_note(r, overlap))})
-    read = f" These runs were {' or '.join(notes)}: the cuts they count are what an overlap avoids." if notes else ""
+    notes = sorted({note for r in result["rows"] if (note := reading_note(r, served or reading()))})
+    avoided = "boundaries moved to sentence ends avoid" if (served or {}).get("segment_snap") else "an overlap avoids"
+    read = f" These runs were {' or '.join(notes)}: the cuts they count are what {avoided}." if notes else ""
     lines = [
         f"## {CUTS_HEADING}",
         "",
@@ -381,7 +390,7 @@ def cuts_section(result: dict, overlap: int = 0) -> str:
 
 def update_cuts(folder: Path, result: dict) -> None:
     """Replace a shipped checkpoint's ``cuts.json`` and its card's section."""
-    ship_section(folder, "cuts.json", result, CUTS_HEADING, cuts_section(result, served_overlap(folder)))
+    ship_section(folder, "cuts.json", result, CUTS_HEADING, cuts_section(result, served_reading(folder)))
 
 
 def update_misses(folder: Path, result: dict) -> None:
@@ -396,7 +405,7 @@ def update_no_rooms(folder: Path, files: list[str]) -> None:
 
 
 def ship_no_rooms(folder: Path, pooled: dict) -> None:
-    section = no_rooms_section(pooled, served_overlap(folder))
+    section = no_rooms_section(pooled, served_reading(folder))
     ship_section(folder, "no_rooms.json", pooled, "Without the book's room sentences", section)
 
 
@@ -409,13 +418,19 @@ def replace_section(card: str, heading: str, section: str) -> str:
     return card[:start] + section + ("" if end < 0 else card[end:])
 
 
-def overlap_phrase(overlap: int) -> str:
-    """The card's words for ``segment_overlap``: nothing for plain segments."""
+def reading_phrase(config) -> str:
+    """The card's words for how segments are cut (``segment_overlap``, ``segment_snap``): nothing for plain ones."""
+    if config.segment_snap:
+        return (
+            f"; each starts just after a sentence end where one lies among the {config.segment_snap} tokens from "
+            "the one before its plain start"
+        )
+    overlap = config.segment_overlap
     return f"; each after the first re-reads the last {overlap} of the one before" if overlap else ""
 
 
 def model_card(name: str, config, evals: dict, recipe: str, notes: str) -> str:
-    text_tokens = f"{config.text_per_segment} text tokens{overlap_phrase(config.segment_overlap)}"
+    text_tokens = f"{config.text_per_segment} text tokens{reading_phrase(config)}"
     return f"""---
 license: apache-2.0
 tags: [recurrent-memory-transformer, rmt, long-context, babi]
@@ -434,7 +449,7 @@ pooled `[CLS]` over the six rooms {", ".join(config.class_names)}.
 {notes}
 
 ## Measured accuracy (held-out book: Moby-Dick, never used in training)
-{table(evals, config.segment_overlap)}
+{table(evals, reading_of(config))}
 
 Reproduce a row: `python -m rmt.evaluate --checkpoint checkpoints/{name} --task TASK --segments N --samples S --json`
 (the exact command of each point is in `eval.json`).
@@ -450,7 +465,7 @@ def update_evals(folder: Path, new: dict, note: str) -> int:
     lines = card.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| task | segments | tokens |"))
     end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
-    lines[start:end] = table(evals, served_overlap(folder)).splitlines()
+    lines[start:end] = table(evals, served_reading(folder)).splitlines()
     (folder / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"updated {folder / 'eval.json'} and the table in {folder / 'README.md'}")
     return 0
@@ -467,12 +482,12 @@ def ship_section(folder: Path, file_name: str, data, heading: str, section: str)
 
 def update_needle(folder: Path, needle: dict) -> None:
     """Replace a shipped checkpoint's ``needle.json`` and the needle section of its card (or add one)."""
-    ship_section(folder, "needle.json", needle, "Needle map", needle_section(needle, served_overlap(folder)))
+    ship_section(folder, "needle.json", needle, "Needle map", needle_section(needle, served_reading(folder)))
 
 
 def update_names(folder: Path, results: list[dict]) -> None:
     """Replace a shipped checkpoint's ``names.json`` and the "Keeping people apart" section of its card."""
-    section = names_section(results, served_overlap(folder))
+    section = names_section(results, served_reading(folder))
     ship_section(folder, "names.json", results, "Keeping people apart", section)
 
 

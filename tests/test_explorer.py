@@ -14,7 +14,7 @@ from rmt.cuts import cut_totals
 from rmt.explorer import ROOT, Explorer, extra_checkpoints_from_env, other_fact_verdict
 from rmt.inference import inspect_segment
 from rmt.misses import complete_reasoning_rows, total
-from rmt.segments import segment_bounds
+from rmt.segments import segment_bounds, sentence_end_ids, text_bounds
 from rmt.tasks import ROOMS, rooms_named
 
 
@@ -415,3 +415,40 @@ def test_the_shipped_overlap_shows_the_cut_it_avoids_and_reads_the_fact_whole(ex
         monkeypatch.setenv("RMT_SEGMENT_OVERLAP", bad)
         with pytest.raises(ValueError, match="RMT_SEGMENT_OVERLAP"):
             Explorer(device="cpu", extra_checkpoints=[])
+
+
+def test_a_checkpoint_read_with_snapped_segments_is_served_as_it_reads(tmp_path, tokenizer) -> None:
+    """A checkpoint whose config moves segment starts to sentence ends (``segment_snap``): the page's segments,
+    fact bands, preview and verdict follow the moved boundaries, and points measured with the overlap say so."""
+    shipped = resolve_checkpoint("checkpoints/rmt-minilm-babi").resolve()
+    folder = tmp_path / "rmt-minilm-babi"
+    folder.mkdir()
+    for file in shipped.iterdir():  # the shipped weights and tables; only how segments are cut changes
+        if file.name != "config.json":
+            (folder / file.name).symlink_to(file)
+    config = json.loads((shipped / "config.json").read_text())
+    ends = sentence_end_ids(tokenizer)
+    (folder / "config.json").write_text(
+        json.dumps(config | {"segment_overlap": 0, "segment_snap": 8, "sentence_end_ids": ends})
+    )
+    snapped = Explorer(str(folder), device="cpu", extra_checkpoints=[])
+    hay_id, preview, summary = snapped.generate("detect", 1840, seed=538)  # the boundary scene
+    (fact,) = summary["facts"]
+    assert fact["cut"] is None and fact["bridged"]["halves"] == ["sandra travelled", "to the hallway."]
+    hay = snapped.entry(hay_id).haystack
+    bounds = text_bounds(hay.token_ids, snapped.model.config)
+    assert bounds != segment_bounds(hay.num_tokens, 115)  # some boundary moved
+    assert summary["segments"] == len(bounds) and all(b - a <= 115 for a, b in bounds)
+    start, end = bounds[fact["bridged"]["segment"] - 1]
+    assert start <= hay.facts[0].token_start and hay.facts[0].token_end <= end  # that segment reads it whole
+    assert snapped.fact_segments(hay) == [fact["bridged"]["segment"] - 1]  # and no other reads any of it
+    assert "each starting after a sentence end where one lies within 8 tokens" in preview
+    assert f"segment {fact['bridged']['segment']} reads it whole" in preview and "✂" not in preview
+    last = final_view(snapped, hay_id)
+    verdict = last.verdict.replace("\\", "")
+    assert last.num_segments == len(bounds)
+    assert f"with the boundary moved to the sentence end, segment {fact['bridged']['segment']} read it whole." in (
+        verdict
+    )
+    assert "read with a 7-token overlap, not as it is read now (segment boundaries moved to sentence ends)" in verdict
+    assert "moves each boundary instead" in snapped.cuts_paragraph("the scene")

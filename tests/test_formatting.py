@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rmt.formatting import flops_saving, format_duration, percent, reading_note
+from rmt.formatting import flops_saving, format_duration, percent, reading, reading_note, reading_of
+from rmt.model import RMTConfig
 
 
 def test_percent_never_rounds_to_a_perfect_score() -> None:
@@ -22,7 +23,20 @@ def test_flops_saving_never_calls_a_loss_a_saving() -> None:
 def test_reading_note_names_a_reading_that_differs_from_the_served_one() -> None:
     """A point read plainly is flagged once the checkpoint is read with an overlap, and the other way round."""
     plain, overlapped = {"accuracy": 1.0}, {"accuracy": 1.0, "segment_overlap": 16}
-    assert reading_note(plain, 0) is None and reading_note(overlapped, 16) is None
-    assert reading_note(plain, 16) == "read with plain segments, not with the 16-token overlap it is read with now"
-    assert reading_note(overlapped, 0) == "read with a 16-token overlap, not as it is read now (plain segments)"
-    assert reading_note(overlapped, 8) == "read with a 16-token overlap, not as it is read now (a 8-token overlap)"
+    snapped = {"accuracy": 1.0, "segment_snap": 8}
+    assert reading_note(plain, reading()) is None and reading_note(overlapped, reading(16)) is None
+    assert reading_note(snapped, reading(0, 8)) is None
+    assert reading_note(plain, reading(16)) == (
+        "read with plain segments, not with the 16-token overlap it is read with now"
+    )
+    assert reading_note(overlapped, reading()) == "read with a 16-token overlap, not as it is read now (plain segments)"
+    assert reading_note(overlapped, reading(8)) == (
+        "read with a 16-token overlap, not as it is read now (a 8-token overlap)"
+    )
+    assert reading_note(overlapped, reading(0, 8)) == (
+        "read with a 16-token overlap, not as it is read now (segment boundaries moved to sentence ends)"
+    )
+    assert reading_note(snapped, reading(7)) == (
+        "read with segment boundaries moved to sentence ends, not as it is read now (a 7-token overlap)"
+    )
+    assert reading_of(RMTConfig(segment_size=128, segment_snap=8, sentence_end_ids=[1012])) == reading(0, 8)

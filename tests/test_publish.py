@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from rmt.formatting import reading
 from rmt.publish import (
     merge_evals,
     names_section,
@@ -276,14 +277,14 @@ def test_a_point_keeps_its_reading_and_runs_read_otherwise_never_pool(tmp_path) 
     (point_16,) = merge_evals([overlapped])["tasks"]["detect"]["points"]
     assert point_16["segment_overlap"] == 16 and point_16["correct"] == 40
     assert merge_evals([old, plain])["tasks"]["detect"]["points"][0]["segment_overlap"] == 0  # pooled: both plain
-    with pytest.raises(ValueError, match="different overlaps"):
+    with pytest.raises(ValueError, match=r"read differently \(a 16-token overlap and plain segments\)"):
         merge_evals([plain, overlapped])
     evals = {"tasks": {"detect": {"points": [point(1, 1.0) | {"segment_overlap": 16}, point(2, 1.0)]}}}
-    rows = table(evals, overlap=16).splitlines()[2:]
+    rows = table(evals, reading(16)).splitlines()[2:]
     assert "plain segments" not in rows[0] and rows[1].endswith(
         ", read with plain segments, not with the 16-token overlap it is read with now |"
     )
-    assert "overlap" not in table(evals | {"tasks": {"detect": {"points": [point(2, 1.0)]}}}, overlap=0)
+    assert "overlap" not in table(evals | {"tasks": {"detect": {"points": [point(2, 1.0)]}}}, reading())
 
 
 def test_no_rooms_table_notes_plain_points_of_a_checkpoint_read_with_an_overlap(tmp_path) -> None:
@@ -295,7 +296,8 @@ def test_no_rooms_table_notes_plain_points_of_a_checkpoint_read_with_an_overlap(
     assert row.endswith(", read with plain segments, not with the 16-token overlap it is read with now |")
 
 
-def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("read_now", ["overlap", "snap"])
+def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_path, monkeypatch, read_now) -> None:
     """A shipped card round-trips unchanged; once its config reads otherwise, every point and run measured
     otherwise says so, and the others do not."""
     import shutil
@@ -314,8 +316,10 @@ def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_pat
     for name in ("README.md", *tables):
         assert (folder / name).read_bytes() == (shipped / name).read_bytes(), name
     config = json.loads((folder / "config.json").read_text())
-    other = 0 if config.get("segment_overlap") else 7  # the reading the card was not written for
-    (folder / "config.json").write_text(json.dumps(config | {"segment_overlap": other}))
+    # the reading the card was not written for: the other overlap, or boundaries moved to sentence ends
+    other = reading(0, 8) if read_now == "snap" else reading(0 if config.get("segment_overlap") else 7)
+    ends = {"sentence_end_ids": [1012, 999, 1029]} if read_now == "snap" else {}
+    (folder / "config.json").write_text(json.dumps(config | other | ends))
     assert publish.main(["--name", "rmt-minilm-babi", "--update"]) == 0
     card = (folder / "README.md").read_text().splitlines()
     rows = [line for line in card if line.startswith("| memorize |") and "| cpu bfloat16" in line]  # both tables
@@ -357,7 +361,12 @@ def test_the_cut_table_says_how_its_runs_were_read_once_the_checkpoint_reads_oth
         "uncut_missed": 0,
         "segment_overlap": 0,
     }
-    read_now = cuts_section({"rows": [row]}, 7)
+    read_now = cuts_section({"rows": [row]}, reading(7))
     assert "These runs were read with plain segments, not with the 7-token overlap it is read with now" in read_now
     assert "| detect | `valid` | 16 | 1,840 | 200 | 13 | 1 | 0 |" in read_now
-    assert "These runs were" not in cuts_section({"rows": [row]}, 0)
+    assert "These runs were" not in cuts_section({"rows": [row]}, reading())
+    snapped = cuts_section({"rows": [row]}, reading(0, 8))
+    assert (
+        "These runs were read with plain segments, not as it is read now (segment boundaries moved to sentence "
+        "ends): the cuts they count are what boundaries moved to sentence ends avoid." in snapped
+    )

@@ -111,6 +111,7 @@ def test_bench_cli_small(tmp_path, capsys) -> None:
     assert series[f"RMT ({where}, {reading})"][0] == sorted(r["tokens"] for r in out["rows"] if r["impl"] == "fast")
     for overlap, reading in ((7, "7-token overlap"), (0, "plain segments")):
         assert f"RMT ({where}, {reading})" in benchmark_series(out | {"segment_overlap": overlap})
+    assert f"RMT ({where}, boundaries at sentence ends)" in benchmark_series(out | {"segment_snap": 8})
     assert benchmark_series(out | {"batch": 64}) == {}  # 64 haystacks at once is not one run's time
 
 

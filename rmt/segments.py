@@ -97,26 +97,6 @@ def first_segment_length(num_tokens: int, text_per_segment: int, overlap: int = 
     return num_tokens - (num_segments(num_tokens, text_per_segment, overlap) - 1) * stride
 
 
-def segment_index(token: int, num_tokens: int, text_per_segment: int, overlap: int = 0) -> int:
-    """Which segment reads token position ``token`` first (with an overlap the next one reads it again)."""
-    first = first_segment_length(num_tokens, text_per_segment, overlap)
-    return 0 if token < first else 1 + (token - first) // (text_per_segment - overlap)
-
-
-def reading_segments(start: int, end: int, num_tokens: int, text_per_segment: int, overlap: int = 0) -> range:
-    """Every segment that reads some token of ``[start, end)``, in order.
-
-    Plainly a short fact is read by one segment, or by two when a boundary cuts it. With an overlap a
-    fact near a boundary is also read again by the next segment, whole or in part: the plots band all
-    of them, since any of them can be where the memory takes the fact in.
-    """
-    stride = text_per_segment - overlap
-    first = first_segment_length(num_tokens, text_per_segment, overlap)
-    # segment k >= 1 starts at first + k * stride - text_per_segment: the last one starting at or before end - 1
-    last = min(num_segments(num_tokens, text_per_segment, overlap) - 1, (end - 1 + text_per_segment - first) // stride)
-    return range(segment_index(start, num_tokens, text_per_segment, overlap), last + 1)
-
-
 def segment_bounds(num_tokens: int, text_per_segment: int, overlap: int = 0) -> list[tuple[int, int]]:
     """(start, end) of each segment's text, cut from the end so the first segment is short.
 
@@ -214,11 +194,6 @@ def fact_cuts(
         for (_, end), (next_start, _) in itertools.pairwise(bounds)
         if fact.token_start < end < fact.token_end and next_start > fact.token_start
     ]
-
-
-def split_right_aligned(token_ids: Sequence[int], text_per_segment: int, overlap: int = 0) -> list[Sequence[int]]:
-    """Chunks of at most ``text_per_segment`` tokens; slices, so a numpy array is not copied."""
-    return [token_ids[a:b] for a, b in segment_bounds(len(token_ids), text_per_segment, overlap)]
 
 
 def segment_layout(text_ids: Sequence[int], config: RMTConfig) -> list[int]:

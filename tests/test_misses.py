@@ -128,7 +128,7 @@ def test_a_checkpoint_ships_the_counts_and_its_card_a_table_once(hay, tokenizer,
 def test_a_run_read_with_an_overlap_is_sorted_by_its_own_segments(tokenizer) -> None:
     """With a 16-token overlap a fact in the first 16 tokens of the question's segment is read first by the
     segment before, and again beside the question: it counts as beside it. The row keeps the run's overlap."""
-    from rmt.segments import segment_bounds, segment_index
+    from rmt.segments import segment_bounds, segment_of
 
     per_segment = read_config(resolve_checkpoint(CHECKPOINT)).text_per_segment
 
@@ -143,8 +143,8 @@ def test_a_run_read_with_an_overlap_is_sorted_by_its_own_segments(tokenizer) -> 
         h for seed in range(500) if in_reread_prefix(h := build_haystack("reasoning", 300, tokenizer, seed=seed))
     )
     fact = next(f for f in hay.facts if hay.num_tokens - per_segment <= f.token_start)
-    last = segment_index(hay.question_token_start, hay.num_tokens, per_segment, 16)
-    assert segment_index(fact.token_start, hay.num_tokens, per_segment, 16) < last  # read first the step before
+    bounds = segment_bounds(hay.num_tokens, per_segment, 16)
+    assert segment_of(bounds, fact.token_start) < segment_of(bounds, hay.question_token_start)  # read the step before
     assert haystack_splits(hay, Reading(per_segment, 16))["facts_beside_question"] == "some"
     run = {"task": "reasoning", "noise": "valid", "seed": 0, "segment_overlap": 16}
     (row,) = sort_run(run | {"points": [{"tokens": 300, "samples": 4, "correct": 4}]}, tokenizer, per_segment)

@@ -10,23 +10,21 @@ from rmt.model import RMTConfig
 from rmt.segments import (
     fact_cuts,
     num_segments,
-    reading_segments,
     segment_batch,
     segment_bounds,
-    segment_index,
     segment_layout,
+    segment_of,
     sentence_end_ids,
     snapped_bounds,
-    split_right_aligned,
     text_bounds,
 )
 from rmt.tasks import LONGEST_FACT_TOKENS
 
 
 @pytest.mark.parametrize("length", [1, 5, 6, 7, 12, 13, 100])
-def test_split_round_trips_and_is_right_aligned(length: int) -> None:
+def test_segments_round_trip_and_are_right_aligned(length: int) -> None:
     ids = list(range(length))
-    chunks = split_right_aligned(ids, 6)
+    chunks = [ids[a:b] for a, b in segment_bounds(length, 6)]
     assert [t for c in chunks for t in c] == ids
     assert all(len(c) == 6 for c in chunks[1:])  # every segment but the first is full
     assert 1 <= len(chunks[0]) <= 6
@@ -34,9 +32,10 @@ def test_split_round_trips_and_is_right_aligned(length: int) -> None:
 
 
 @pytest.mark.parametrize("length", [1, 115, 116, 1000])
-def test_segment_index_agrees_with_bounds(length: int) -> None:
-    for i, (a, b) in enumerate(segment_bounds(length, 115)):
-        assert segment_index(a, length, 115) == i and segment_index(b - 1, length, 115) == i
+def test_segment_of_agrees_with_bounds(length: int) -> None:
+    bounds = segment_bounds(length, 115)
+    for i, (a, b) in enumerate(bounds):
+        assert segment_of(bounds, a) == i and segment_of(bounds, b - 1) == i
 
 
 def test_bounds_cover_the_sequence_without_gaps() -> None:
@@ -56,21 +55,9 @@ def test_overlapping_segments_reread_the_last_tokens_and_end_on_the_question(len
     assert all(nxt[0] == prev[1] - 16 for prev, nxt in itertools.pairwise(bounds))
     assert bounds[0][1] > 16 or len(bounds) == 1  # the first segment is never all re-read by the second
     for i, (a, b) in enumerate(bounds):  # the segment that reads a token first
-        assert segment_index(b - 1, length, 115, overlap=16) == i
-        assert segment_index(a, length, 115, overlap=16) == max(0, i - 1) or a == 0
+        assert segment_of(bounds, b - 1) == i
+        assert segment_of(bounds, a) == max(0, i - 1) or a == 0
     assert segment_bounds(length, 115, overlap=0) == segment_bounds(length, 115)
-
-
-@pytest.mark.parametrize(
-    ("length", "overlap"), [(1, 0), (20, 0), (1000, 0), (1000, 7), (1000, 16), (29440, 7), (230, 114)]
-)
-def test_reading_segments_are_the_segments_whose_text_holds_a_token_of_the_span(length: int, overlap: int) -> None:
-    bounds = segment_bounds(length, 115, overlap)
-    for start in range(0, length, max(1, length // 97)):
-        for span in (1, 2, 8, 30):
-            end = min(length, start + span)
-            expected = [k for k, (a, b) in enumerate(bounds) if a < end and start < b]
-            assert list(reading_segments(start, end, length, 115, overlap)) == expected
 
 
 def test_overlap_must_leave_new_text_in_every_segment() -> None:

@@ -149,10 +149,11 @@ def evaluate_point(
         hays = [hay for _, hay in indexed]
         ids = np.stack([h.token_ids for h in hays])  # [B, T]
         batch = len(hays)
-        logits = classify_equal_length(model, ids, last_segments, on_segment=lambda *_, n=batch: bar.update(n))
         if model.config.segment_snap:  # each haystack's own count: its sentence ends move its boundaries
-            read = [len(text_bounds(h.token_ids, model.config)) for h in hays]
-            segments_read += sum(read if last_segments is None else (min(n, last_segments) for n in read))
+            read = [min(len(text_bounds(h.token_ids, model.config)), last_segments or math.inf) for h in hays]
+            segments_read += sum(read)
+            bar.total += batch * (max(read) - steps)  # the batch steps through its longest row's segments
+        logits = classify_equal_length(model, ids, last_segments, on_segment=lambda *_, n=batch: bar.update(n))
         predicted = logits.argmax(-1).cpu().tolist()
         for (i, h), p in zip(indexed, predicted, strict=True):
             right = ROOMS[p] == h.answer
@@ -373,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
                 where = "" if depth is None else f" at depth {depth:.0%}"
                 if args.only_cut:
                     where += f" (cut facts only: {point['samples']} of {point['drawn']:,} drawn)"
+                if "segments_read" in point:
+                    where += f" ({point['segments_read']:,} segments read, boundaries at sentence ends)"
                 print(
                     f"{task} {point['segments']:>6} segments {length:>9,} tokens{where}: {point['accuracy']:.3f} "
                     f"({point['correct']}/{point['samples']}, 95% CI {point['ci95']}) "

@@ -232,7 +232,8 @@ def other_fact_verdict(hay: Haystack, answer: str) -> str | None:
 
 
 def overlap_from_env() -> int | None:
-    """``RMT_SEGMENT_OVERLAP``: read every served checkpoint with this overlap, not its config's (unset: the config's).
+    """``RMT_SEGMENT_OVERLAP``: read every served checkpoint with this overlap, not its config's reading (unset: the
+    config's; set, no boundary is moved to a sentence end either).
 
     The shipped configs read with a 7-token overlap (one token less than the longest fact), so no fact is cut;
     ``RMT_SEGMENT_OVERLAP=0`` shows on stage what plain segments do to a fact a boundary cuts in two.

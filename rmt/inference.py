@@ -84,8 +84,9 @@ def classify_equal_length(
     ``last_segments=k`` feeds only the last k segments (k=1 is the no-memory baseline: plain
     truncation to the window the encoder can see).
     """
-    if model.config.segment_snap:
-        return classify_snapped(model, token_ids, last_segments, on_segment, stop)
+    if model.config.segment_snap:  # each row's bounds follow its own sentence ends
+        chunks = [[row[a:b] for a, b in text_bounds(row, model.config)] for row in token_ids]
+        return classify_aligned(model, [c[-(last_segments or 0) :] for c in chunks], on_segment, stop)
     bounds = segment_bounds(token_ids.shape[1], model.config.text_per_segment, model.config.segment_overlap)
     if last_segments is not None:
         bounds = bounds[-last_segments:]
@@ -103,21 +104,20 @@ def classify_equal_length(
     return logits.to(torch.float32, copy=True)  # on CUDA it may be a graph's static buffer
 
 
-def classify_snapped(
+def classify_aligned(
     model: RecurrentMemoryTransformer,
-    token_ids: np.ndarray,
-    last_segments: int | None = None,
+    chunks: list[list[np.ndarray]],
     on_segment: Callable[[int, int], None] | None = None,
     stop: threading.Event | None = None,
 ) -> torch.Tensor:
-    """``classify_equal_length`` for a model whose segment starts follow sentence ends (``segment_snap``).
+    """Logits [B, C] for rows given as their segments' texts, which may differ in length and number.
 
-    Each haystack's boundaries then depend on its own text, so rows of one length differ in where their
-    segments end and in how many they take: each step pads its rows to the longest, with a mask, and a
-    row with fewer segments joins later from the initial memory, aligned on the last (as ``align_segments``).
-    Steps are laid out one at a time, so memory stays flat at any length; CUDA graphs are not used.
+    Read with ``segment_snap`` each haystack's boundaries depend on its own text, so rows of one length
+    differ in where their segments end and in how many they take: each step pads its rows to the longest,
+    with a mask, and a row with fewer segments joins later from the initial memory, aligned on the last (as
+    ``align_segments``). Steps are laid out one at a time, so memory stays flat at any length; CUDA graphs
+    are not used.
     """
-    chunks = [[row[a:b] for a, b in text_bounds(row, model.config)][-(last_segments or 0) :] for row in token_ids]
     total = max(len(c) for c in chunks)
     memory = model.init_memory(len(chunks))  # [B, M, H]
     logits = None

@@ -1,0 +1,110 @@
+"""Every haystack read with segment ends moved to sentence ends, paired with the same haystacks read plainly
+and with the 7-token overlap.
+
+A point's haystacks depend only on its task, length, noise and seed (and ``--start-index``), so the runs in
+this folder read the haystacks of the plain runs in `docs/candidates/planted20` and `cut15` and of the
+overlap's in `overlap7`. A haystack missed by one reading only is a discordant pair; the exact sign test asks
+whether one reading loses more of them. A 2,000,000-token piece of 8 haystacks is paired with those 8 of the
+plain run of 32. `rmt-minilm-reasoning`'s plain Memorize point at 1,024 segments left its card in session 41:
+it is read from the commit that still had it. The `--only-cut` point is printed but left out of the totals: its
+haystacks were picked for their cuts, and some are the 1,024-segment point's too. Reads JSONs only, no model run:
+
+    PYTHONPATH=. python docs/candidates/snap/pair.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from rmt.evaluate import run_haystack_seeds, sign_test
+
+HERE = Path(__file__).resolve().parent
+CANDIDATES = HERE.parent
+ROOT = CANDIDATES.parent.parent
+REASONING_PLAIN = ("0d8a41c", "checkpoints/rmt-minilm-reasoning/eval.json", "memorize", 117_760)  # 179/200
+
+
+def sources(name: str) -> tuple[object, object] | None:
+    """(plain, overlap) sources of the same haystacks as this folder's JSON ``name``; None if it has none."""
+    if name == "only-cut-detect-1024.json":
+        return CANDIDATES / "cut15/only-cut-rmt-minilm-babi-detect-1024.json", CANDIDATES / "overlap7" / name
+    if name == "rmt-minilm-reasoning-memorize-1024.json":
+        return REASONING_PLAIN, CANDIDATES / "overlap7" / name
+    if match := re.fullmatch(r"(\w+)-2000000-from\d+\.json", name):
+        return CANDIDATES / f"planted20/{match[1]}-2000000.json", CANDIDATES / "overlap7" / name
+    if re.fullmatch(r"(memorize|detect|reasoning)-1024\.json", name):
+        return CANDIDATES / "planted20" / name, CANDIDATES / "overlap7" / name
+    return None
+
+
+def load(source: object) -> tuple[dict, dict]:
+    """(run, its one point): a JSON file, or a table point shipped at a commit (read with seed 0 from 0)."""
+    if isinstance(source, tuple):
+        rev, path, task, tokens = source
+        table = json.loads(
+            subprocess.run(
+                ["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        (point,) = [p for p in table["tasks"][task]["points"] if p["tokens"] == tokens]
+        return {"seed": 0, "start_index": 0, "task": task}, point
+    run = json.loads(Path(source).read_text())
+    (point,) = run["points"]
+    return run, point
+
+
+def haystacks(run: dict, point: dict) -> set[int] | tuple[int, int]:
+    """The seeds a run read; an ``--only-cut`` run skips seeds, so it is known by (drawn, samples) instead."""
+    if point.get("only_cut") or run.get("only_cut"):
+        return point["drawn"], point["samples"]
+    return set(run_haystack_seeds(run, point))
+
+
+def missed(run: dict, point: dict, among: set[int] | tuple[int, int]) -> set[int]:
+    """The seeds among ``among`` that the run missed; it must have read them all (and listed every miss)."""
+    read = haystacks(run, point)
+    if len(point["misses"]) != point["samples"] - point["correct"]:
+        raise SystemExit(f"{run.get('command')}: lists {len(point['misses'])} of its misses")
+    seeds = {m["seed"] for m in point["misses"]}
+    if isinstance(among, tuple) or isinstance(read, tuple):  # the same --only-cut draw: every miss counts
+        if read != among:
+            raise SystemExit(f"{run.get('command')}: not the same --only-cut haystacks")
+        return seeds
+    if not among <= read:
+        raise SystemExit(f"{run.get('command')}: did not read every haystack it is paired on")
+    return seeds & among
+
+
+def main() -> None:
+    totals: dict[tuple[str, str], list[int]] = {}  # (task or "all", other reading) -> [only snapped, only other]
+    for path in sorted(HERE.glob("*.json")):
+        if (paired := sources(path.name)) is None:
+            continue
+        run, point = load(path)
+        among = haystacks(run, point)
+        snap = missed(run, point, among)
+        line = [f"{path.name}: {point['samples'] - len(snap)}/{point['samples']}"]
+        for other, source in zip(("plain", "overlap"), paired, strict=True):
+            theirs = missed(*load(source), among)
+            only_snap, only_other = len(snap - theirs), len(theirs - snap)
+            if not isinstance(among, tuple):  # an --only-cut draw is picked for its cuts and repeats other seeds
+                for key in ((run["task"], other), ("all", other)):
+                    counts = totals.setdefault(key, [0, 0])
+                    counts[0] += only_snap
+                    counts[1] += only_other
+            line.append(
+                f"{other} {point['samples'] - len(theirs)} (only snapped {only_snap}, only {other} {only_other})"
+            )
+        print("; ".join(line) + (" (not in the totals)" if isinstance(among, tuple) else ""))
+    for (task, other), (only_snap, only_other) in sorted(totals.items(), key=lambda kv: (kv[0][0] == "all", kv[0])):
+        print(
+            f"{task}, against {other}: missed only snapped {only_snap}, only {other} {only_other}, "
+            f"p = {sign_test(only_snap, only_other):.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

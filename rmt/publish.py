@@ -162,6 +162,12 @@ def served_reading(folder: Path) -> dict[str, int]:
     return reading_of(read_json(config)) if config.is_file() else reading()  # a folder of tables alone
 
 
+def segments_read(point: dict) -> int:
+    """The segments a point's haystacks took: snapped to sentence ends each took its own number (the point's
+    ``segments_read`` is their mean), otherwise all took ``segments``."""
+    return round(point["segments_read"]) if "segments_read" in point else point["segments"]
+
+
 def table(evals: dict, served: Mapping[str, int] | None = None) -> str:
     """The card's accuracy table; a point read otherwise than the checkpoint is now (``served``) says so."""
     lines = [
@@ -171,7 +177,7 @@ def table(evals: dict, served: Mapping[str, int] | None = None) -> str:
     for task, entry in evals["tasks"].items():
         for p in entry["points"]:
             lines.append(
-                f"| {task} | {p['segments']:,} | {p['tokens']:,} | {p['accuracy']:.1%} | "
+                f"| {task} | {segments_read(p):,} | {p['tokens']:,} | {p['accuracy']:.1%} | "
                 f"{p['correct']} / {p['samples']} | {p['ci95'][0]:.1%} – {p['ci95'][1]:.1%} | {p.get('device', '?')}"
                 + (f", {p['noise_note']}" if p.get("noise_note") else "")
                 + (f", {note}" if (note := reading_note(p, served or reading())) else "")

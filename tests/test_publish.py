@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -370,3 +371,21 @@ def test_the_cut_table_says_how_its_runs_were_read_once_the_checkpoint_reads_oth
         "These runs were read with plain segments, not as it is read now (segment boundaries moved to sentence "
         "ends): the cuts they count are what boundaries moved to sentence ends avoid." in snapped
     )
+
+
+def test_snapped_pieces_pool_their_segments_read_and_the_table_shows_them(tmp_path) -> None:
+    """Read with boundaries moved to sentence ends each haystack takes its own number of segments: pieces pool
+    their mean, weighted by haystacks, and the card's segments column shows it, not the plain count asked for."""
+    files = []
+    for start, read, correct in ((0, 1_030.0, 39), (40, 1_034.5, 40)):
+        run = json.loads(Path(overlap_run(tmp_path, f"s{start}.json", 0, correct)).read_text())
+        run |= {"segment_snap": 8, "seed": 0, "start_index": start}
+        run["points"][0]["segments_read"] = read
+        (tmp_path / f"s{start}.json").write_text(json.dumps(run))
+        files.append(str(tmp_path / f"s{start}.json"))
+    (pooled,) = merge_evals(files)["tasks"]["detect"]["points"]
+    assert (pooled["segment_snap"], pooled["segments_read"], pooled["correct"]) == (8, 1_032.25, 79)
+    (row,) = table({"tasks": {"detect": {"points": [pooled]}}}, reading(0, 8)).splitlines()[2:]
+    assert row.startswith("| detect | 1,032 | 117,760 | 98.8% | 79 / 80 |") and "read with" not in row
+    with pytest.raises(ValueError, match="read differently"):
+        merge_evals([files[0], overlap_run(tmp_path, "o.json", 7, 40)])

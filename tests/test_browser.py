@@ -9,19 +9,23 @@ from pathlib import Path
 
 import pytest
 
-from rmt.checkpoint import read_config
-from rmt.segments import num_segments
+from rmt.checkpoint import load_checkpoint_tokenizer, read_config
+from rmt.haystack import build_haystack
+from rmt.segments import text_bounds
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
 )
-SHIPPED = read_config(Path(__file__).resolve().parent.parent / "checkpoints" / "rmt-minilm-babi")
+CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "rmt-minilm-babi"
+SHIPPED = read_config(CHECKPOINT)
 
 
-def segments_of(tokens: int) -> int:
-    """How many segments the app reads ``tokens`` in, as the shipped config lays them out."""
-    return num_segments(tokens, SHIPPED.text_per_segment, SHIPPED.segment_overlap)
+def segments_of(task: str, tokens: int, seed: int) -> int:
+    """How many segments the app reads a scene's haystack in, as the shipped config lays them out (moved to
+    sentence ends, the count depends on the text, not the length alone)."""
+    hay = build_haystack(task, tokens, load_checkpoint_tokenizer(CHECKPOINT), seed=seed)
+    return len(text_bounds(hay.token_ids, SHIPPED))
 
 
 @needs_chromium
@@ -127,7 +131,7 @@ def test_a_new_scene_mid_run_ends_the_old_run(app_url) -> None:
     with long_run_page(app_url[0]) as page:
         page.get_by_role("button", name="▶ Memorize · 2K tokens").click()
         # the old run alone would hold the model for ten minutes; the scene's 2,000 tokens take seconds
-        n = segments_of(2000)
+        n = segments_of("memorize", 2000, 2)  # the scene's haystack
         expect(page.locator("#status")).to_contain_text(f"done · segment {n} of {n}", timeout=120_000)
         expect(page.locator("#verdict")).to_contain_text("RMT answers")
 
@@ -178,7 +182,7 @@ def test_the_model_choice_runs_either_checkpoint_on_one_haystack(app_url) -> Non
             expect(page.get_by_role("radio", name="rmt-minilm-babi")).to_be_checked()
             page.get_by_role("radio", name="rmt-minilm-reasoning").check()
             page.get_by_role("button", name="Run RMT").click()
-            n = segments_of(920)
+            n = segments_of("reasoning", 920, 0)
             expect(page.locator("#status")).to_contain_text(f"done · segment {n} of {n} · 920 tokens", timeout=120_000)
             expect(page.locator("#status")).to_contain_text("rmt-minilm-reasoning")
             expect(verdict).to_contain_text("rmt-minilm-reasoning answered")

@@ -79,7 +79,9 @@ def missed(run: dict, point: dict, among: set[int] | tuple[int, int]) -> set[int
 
 
 def main() -> None:
-    totals: dict[tuple[str, str], list[int]] = {}  # (task or "all", other reading) -> [only snapped, only other]
+    totals: dict[
+        tuple[str, str], list[int]
+    ] = {}  # (checkpoint task, or "all"; other reading) -> [only snapped, only other]
     for path in sorted(HERE.glob("*.json")):
         if (paired := sources(path.name)) is None:
             continue
@@ -91,7 +93,8 @@ def main() -> None:
             theirs = missed(*load(source), among)
             only_snap, only_other = len(snap - theirs), len(theirs - snap)
             if not isinstance(among, tuple):  # an --only-cut draw is picked for its cuts and repeats other seeds
-                for key in ((run["task"], other), ("all", other)):
+                checkpoint = Path(run["checkpoint"]).name
+                for key in ((f"{checkpoint} {run['task']}", other), ("all", other)):
                     counts = totals.setdefault(key, [0, 0])
                     counts[0] += only_snap
                     counts[1] += only_other

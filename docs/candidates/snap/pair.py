@@ -5,8 +5,8 @@ A point's haystacks depend only on its task, length, noise and seed (and ``--sta
 this folder read the haystacks of the plain runs in `docs/candidates/planted20` and `cut15` and of the
 overlap's in `overlap7`. A haystack missed by one reading only is a discordant pair; the exact sign test asks
 whether one reading loses more of them. A 2,000,000-token piece of 8 haystacks is paired with those 8 of the
-plain run of 32. `rmt-minilm-reasoning`'s plain Memorize point at 1,024 segments left its card in session 41:
-it is read from the commit that still had it. The `--only-cut` point is printed but left out of the totals: its
+plain run of 32. `rmt-minilm-reasoning`'s plain points at 1,024 segments left its card in sessions 39-41:
+they are read from the commits that still had them. The `--only-cut` point is printed but left out of the totals: its
 haystacks were picked for their cuts, and some are the 1,024-segment point's too. Reads JSONs only, no model run:
 
     PYTHONPATH=. python docs/candidates/snap/pair.py
@@ -24,15 +24,18 @@ from rmt.evaluate import run_haystack_seeds, sign_test
 HERE = Path(__file__).resolve().parent
 CANDIDATES = HERE.parent
 ROOT = CANDIDATES.parent.parent
-REASONING_PLAIN = ("0d8a41c", "checkpoints/rmt-minilm-reasoning/eval.json", "memorize", 117_760)  # 179/200
+REASONING_PLAIN = {  # rmt-minilm-reasoning's plain points at 1,024 segments, as its card last had them
+    "memorize": ("0d8a41c", "checkpoints/rmt-minilm-reasoning/eval.json", "memorize", 117_760),  # 179/200
+    "reasoning": ("214d193", "checkpoints/rmt-minilm-reasoning/eval.json", "reasoning", 117_760),  # 111/200
+}
 
 
 def sources(name: str) -> tuple[object, object] | None:
     """(plain, overlap) sources of the same haystacks as this folder's JSON ``name``; None if it has none."""
     if name == "only-cut-detect-1024.json":
         return CANDIDATES / "cut15/only-cut-rmt-minilm-babi-detect-1024.json", CANDIDATES / "overlap7" / name
-    if name == "rmt-minilm-reasoning-memorize-1024.json":
-        return REASONING_PLAIN, CANDIDATES / "overlap7" / name
+    if match := re.fullmatch(r"rmt-minilm-reasoning-(memorize|reasoning)-1024\.json", name):
+        return REASONING_PLAIN[match[1]], CANDIDATES / "overlap7" / name
     if match := re.fullmatch(r"(\w+)-2000000-from\d+\.json", name):
         return CANDIDATES / f"planted20/{match[1]}-2000000.json", CANDIDATES / "overlap7" / name
     if re.fullmatch(r"(memorize|detect|reasoning)-1024\.json", name):

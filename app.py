@@ -47,7 +47,8 @@ SCENES = {
     # rmt-minilm-babi's commonest Reasoning miss: kitchen (51%), the room of the fact the question does not ask about
     "Reasoning reads the other fact · 920 tokens": ("reasoning", 920, None, 0, "valid", "rmt-minilm-babi"),
     # "sandra travelled | to the hallway.": plain segments cut the fact (office at 30%, fp32 and bf16); the
-    # shipped 7-token overlap reads it whole in one segment: hallway at 98% (RMT_SEGMENT_OVERLAP=0 shows the cut)
+    # shipped reading moves the boundary to the sentence end and reads it whole: hallway at 98%
+    # (RMT_SEGMENT_OVERLAP=0 shows the cut)
     CUT_SCENE: ("detect", 1840, None, 538, "valid", "rmt-minilm-babi"),
 }
 CSS = """
@@ -284,7 +285,8 @@ def build() -> gr.Blocks:
                 f"a colour per task, a line style per checkpoint ({line_styles}). "
                 "Dashed: the same encoder fine-tuned without memory, reading only the last segment. "
                 "Open circles: points measured otherwise than the checkpoint is read now (hover one for how: "
-                "read with plain segments where it now re-reads an overlap, or on an earlier version of the book); "
+                "read with an overlap where it now moves boundaries to sentence ends, or on an earlier version of "
+                "the book); "
                 "not re-run since. "
                 "Stars: the same book with its sentences that name a room taken out (noise *Moby-Dick without "
                 "its room sentences*, from `no_rooms.json`): how long the memory keeps a fact when nothing else "

@@ -235,8 +235,9 @@ def overlap_from_env() -> int | None:
     """``RMT_SEGMENT_OVERLAP``: read every served checkpoint with this overlap, not its config's reading (unset: the
     config's; set, no boundary is moved to a sentence end either).
 
-    The shipped configs read with a 7-token overlap (one token less than the longest fact), so no fact is cut;
-    ``RMT_SEGMENT_OVERLAP=0`` shows on stage what plain segments do to a fact a boundary cuts in two.
+    The shipped configs move segment boundaries to sentence ends (``segment_snap``), so no fact is cut;
+    ``RMT_SEGMENT_OVERLAP=0`` shows on stage what plain segments do to a fact a boundary cuts in two, and
+    ``RMT_SEGMENT_OVERLAP=7`` reads with the overlap the checkpoints shipped with in sessions 39-41.
     """
     value = os.environ.get("RMT_SEGMENT_OVERLAP", "").strip()
     if not value:
@@ -730,15 +731,15 @@ class Explorer:
                 "shows one. A number the page quotes that was measured reading otherwise says so."
             )
         if not cfg.segment_overlap:
-            overlap = LONGEST_FACT_TOKENS - 1
             return (
                 "A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it "
                 'in two ("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it '
                 f"does not always do:\n\n{lines}\n\nThe preview marks a cut fact ✂ and the verdict says so; the "
                 f"scene *{scene}* shows one. This server reads plain segments (`RMT_SEGMENT_OVERLAP=0`). The shipped "
-                f"checkpoints read with a {overlap}-token overlap: every segment re-reads the last {overlap} tokens of "
-                f"the one before, so that no fact, {LONGEST_FACT_TOKENS} tokens at most, is cut (the README says what "
-                "that changed)."
+                "checkpoints move each boundary to a sentence end instead: a segment starts just after the first "
+                f"sentence end among the {LONGEST_FACT_TOKENS} tokens from the token before its plain start, so that "
+                f"no fact, {LONGEST_FACT_TOKENS} tokens at most, is cut and nothing is read twice (the README says "
+                "what that changed)."
             )
         ratio = cfg.text_per_segment / (cfg.text_per_segment - cfg.segment_overlap)
         return (

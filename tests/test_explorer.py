@@ -11,7 +11,8 @@ from conftest import tiny_model
 
 from rmt.checkpoint import resolve_checkpoint, save_checkpoint
 from rmt.cuts import cut_totals
-from rmt.explorer import ROOT, Explorer, extra_checkpoints_from_env, other_fact_verdict
+from rmt.explorer import ROOT, Explorer, extra_checkpoints_from_env, nearest_point, other_fact_verdict
+from rmt.formatting import reading, reading_note, reading_of
 from rmt.inference import inspect_segment
 from rmt.misses import complete_reasoning_rows, total
 from rmt.segments import segment_bounds, sentence_end_ids, text_bounds
@@ -251,7 +252,9 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(plai
         f"{high:,} tokens)."
     )
     assert "had to join the halves" in verdict and measured in verdict
-    assert "read with a 7-token overlap, not as it is read now (plain segments)" in verdict  # the quoted point
+    quoted = nearest_point(explorer.served["rmt-minilm-babi"].points("detect"), 1840)
+    note = reading_note(quoted, reading())  # measured as shipped, not with the plain segments served here
+    assert note and f"That point was {note}." in verdict
     # "mary travelled to | the office.": this one it joins; the no-memory baseline's window holds only the end
     joined = final_view(explorer, explorer.generate("detect", 1840, seed=0, noise_source="valid-no-rooms")[0])
     assert "**Correct.**" in joined.verdict and "the memory joined the halves." in joined.verdict
@@ -260,7 +263,7 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(plai
     assert uncut["facts"][0]["cut"] is None and uncut["facts"][0]["bridged"] is None
     about = explorer.cuts_paragraph("A fact at a segment boundary")
     assert measured in about and "the scene *A fact at a segment boundary* shows one" in about
-    assert "The shipped checkpoints read with a 7-token overlap" in about
+    assert "The shipped checkpoints move each boundary to a sentence end instead" in about
 
 
 def test_a_wrong_reasoning_answer_that_is_the_other_facts_room_quotes_that_fact(explorer) -> None:
@@ -384,12 +387,12 @@ def test_extra_checkpoints_come_from_the_environment(monkeypatch) -> None:
     assert extra_checkpoints_from_env() == ["a/b", "c"]
 
 
-def test_the_shipped_overlap_shows_the_cut_it_avoids_and_reads_the_fact_whole(explorer, monkeypatch) -> None:
-    """The boundary scene's haystack read as shipped, with a 7-token overlap: no fact is cut, and the page says
-    where plain segments would have cut it, which segment read it whole, and what cuts cost plainly.
-    ``RMT_SEGMENT_OVERLAP`` sets another reading."""
-    overlapped = explorer
-    assert all(served.model.config.segment_overlap == 7 for served in overlapped.served.values())
+def test_an_overlap_shows_the_cut_it_avoids_and_reads_the_fact_whole(monkeypatch) -> None:
+    """The boundary scene's haystack read with a 7-token overlap (``RMT_SEGMENT_OVERLAP=7``, what the checkpoints
+    shipped with in sessions 39-41): no fact is cut, and the page says where plain segments would have cut it,
+    which segment read it whole, and what cuts cost plainly."""
+    overlapped = Explorer(device="cpu", segment_overlap=7)
+    assert all(reading_of(served.model.config) == reading(7) for served in overlapped.served.values())
     hay_id, preview, summary = overlapped.generate("detect", 1840, seed=538)
     (fact,) = summary["facts"]
     assert fact["cut"] is None and fact["bridged"]["halves"] == ["sandra travelled", "to the hallway."]
@@ -403,52 +406,51 @@ def test_the_shipped_overlap_shows_the_cut_it_avoids_and_reads_the_fact_whole(ex
     assert summary["segments"] == 17 and "each re-reading the last 7 tokens of the one before" in preview
     assert f"segment {fact['bridged']['segment']} reads it whole" in preview and "✂" not in preview
     verdict = final_view(overlapped, hay_id).verdict.replace("\\", "")
-    assert f"segment {fact['bridged']['segment']} read it whole." in verdict
+    assert f"re-reading the last 7 tokens of each segment, segment {fact['bridged']['segment']} read it whole." in (
+        verdict
+    )
     assert "Read with plain segments, in evaluation `rmt-minilm-babi` missed " in verdict
-    assert "**Correct.**" in verdict and "That point was read" not in verdict  # measured as it is served
+    quoted = nearest_point(overlapped.served["rmt-minilm-babi"].points("detect"), 1840)
+    note = reading_note(quoted, reading(7))  # a point measured otherwise says so
+    assert "**Correct.**" in verdict and (f"That point was {note}." in verdict if note else "That point" not in verdict)
     about = overlapped.cuts_paragraph("the scene")
     assert "re-reads the last 7 tokens of the one before, so a fact of up to 8 tokens" in about
     assert "for 1.06 times the segments" in about and overlapped.cut_line(overlapped.served["rmt-minilm-babi"]) in about
     monkeypatch.setenv("RMT_SEGMENT_OVERLAP", "0")
-    assert Explorer(device="cpu", extra_checkpoints=[]).model.config.segment_overlap == 0
+    assert reading_of(Explorer(device="cpu", extra_checkpoints=[]).model.config) == reading()
     for bad in ("115", "-1", "sixteen"):
         monkeypatch.setenv("RMT_SEGMENT_OVERLAP", bad)
         with pytest.raises(ValueError, match="RMT_SEGMENT_OVERLAP"):
             Explorer(device="cpu", extra_checkpoints=[])
 
 
-def test_a_checkpoint_read_with_snapped_segments_is_served_as_it_reads(tmp_path, tokenizer) -> None:
-    """A checkpoint whose config moves segment starts to sentence ends (``segment_snap``): the page's segments,
-    fact bands, preview and verdict follow the moved boundaries, and points measured with the overlap say so."""
-    shipped = resolve_checkpoint("checkpoints/rmt-minilm-babi").resolve()
-    folder = tmp_path / "rmt-minilm-babi"
-    folder.mkdir()
-    for file in shipped.iterdir():  # the shipped weights and tables; only how segments are cut changes
-        if file.name != "config.json":
-            (folder / file.name).symlink_to(file)
-    config = json.loads((shipped / "config.json").read_text())
-    ends = sentence_end_ids(tokenizer)
-    (folder / "config.json").write_text(
-        json.dumps(config | {"segment_overlap": 0, "segment_snap": 8, "sentence_end_ids": ends})
+def test_the_shipped_reading_moves_boundaries_to_sentence_ends(explorer, tokenizer) -> None:
+    """The shipped configs move segment starts to sentence ends (``segment_snap``): the page's segments, fact
+    bands, preview and verdict follow the moved boundaries, and a quoted point read otherwise says so."""
+    assert all(
+        reading_of(served.model.config) == reading(0, 8)
+        and served.model.config.sentence_end_ids == sentence_end_ids(tokenizer)
+        for served in explorer.served.values()
     )
-    snapped = Explorer(str(folder), device="cpu", extra_checkpoints=[])
-    hay_id, preview, summary = snapped.generate("detect", 1840, seed=538)  # the boundary scene
+    hay_id, preview, summary = explorer.generate("detect", 1840, seed=538)  # the boundary scene
     (fact,) = summary["facts"]
     assert fact["cut"] is None and fact["bridged"]["halves"] == ["sandra travelled", "to the hallway."]
-    hay = snapped.entry(hay_id).haystack
-    bounds = text_bounds(hay.token_ids, snapped.model.config)
+    hay = explorer.entry(hay_id).haystack
+    bounds = text_bounds(hay.token_ids, explorer.model.config)
     assert bounds != segment_bounds(hay.num_tokens, 115)  # some boundary moved
     assert summary["segments"] == len(bounds) and all(b - a <= 115 for a, b in bounds)
     start, end = bounds[fact["bridged"]["segment"] - 1]
     assert start <= hay.facts[0].token_start and hay.facts[0].token_end <= end  # that segment reads it whole
-    assert snapped.fact_segments(hay) == [fact["bridged"]["segment"] - 1]  # and no other reads any of it
+    assert explorer.fact_segments(hay) == [fact["bridged"]["segment"] - 1]  # and no other reads any of it
     assert "each starting after a sentence end where one lies within 8 tokens" in preview
     assert f"segment {fact['bridged']['segment']} reads it whole" in preview and "✂" not in preview
-    last = final_view(snapped, hay_id)
+    last = final_view(explorer, hay_id, model="rmt-minilm-babi")
     verdict = last.verdict.replace("\\", "")
-    assert last.num_segments == len(bounds)
+    assert last.num_segments == len(bounds) and "**Correct.**" in verdict
     assert f"with the boundary moved to the sentence end, segment {fact['bridged']['segment']} read it whole." in (
         verdict
     )
-    assert "read with a 7-token overlap, not as it is read now (segment boundaries moved to sentence ends)" in verdict
-    assert "moves each boundary instead" in snapped.cuts_paragraph("the scene")
+    quoted = nearest_point(explorer.served["rmt-minilm-babi"].points("detect"), 1840)
+    note = reading_note(quoted, reading(0, 8))
+    assert f"That point was {note}." in verdict if note else "That point" not in verdict
+    assert "moves each boundary instead" in explorer.cuts_paragraph("the scene")

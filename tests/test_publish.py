@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rmt.formatting import reading
+from rmt.formatting import reading, reading_of
 from rmt.publish import (
     merge_evals,
     names_section,
@@ -317,9 +317,10 @@ def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_pat
     for name in ("README.md", *tables):
         assert (folder / name).read_bytes() == (shipped / name).read_bytes(), name
     config = json.loads((folder / "config.json").read_text())
-    # the reading the card was not written for: the other overlap, or boundaries moved to sentence ends
-    other = reading(0, 8) if read_now == "snap" else reading(0 if config.get("segment_overlap") else 7)
-    ends = {"sentence_end_ids": [1012, 999, 1029]} if read_now == "snap" else {}
+    # a reading the card was not written for: an overlap, or boundaries moved to sentence ends (else plain)
+    wanted = {"overlap": [reading(7), reading()], "snap": [reading(0, 8), reading()]}[read_now]
+    other = next(r for r in wanted if r != reading_of(config))
+    ends = {"sentence_end_ids": [1012, 999, 1029]} if other["segment_snap"] else {}
     (folder / "config.json").write_text(json.dumps(config | other | ends))
     assert publish.main(["--name", "rmt-minilm-babi", "--update"]) == 0
     card = (folder / "README.md").read_text().splitlines()

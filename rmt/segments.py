@@ -140,7 +140,7 @@ def snapped_bounds(
 def segment_of(bounds: Sequence[tuple[int, int]], token: int) -> int:
     """Which of ``bounds``' segments reads token position ``token`` first: the first that ends after it
     (with an overlap the next one reads it again)."""
-    return bisect.bisect_right([end for _, end in bounds], token)
+    return bisect.bisect_right(bounds, token, key=lambda bound: bound[1])  # ends rise: no list of them built
 
 
 def text_bounds(

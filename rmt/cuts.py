@@ -24,7 +24,7 @@ from pathlib import Path
 from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_checkpoint
 from rmt.evaluate import run_haystack_seeds
 from rmt.haystack import Haystack, build_haystack
-from rmt.segments import Reading
+from rmt.segments import Reading, fact_cuts
 
 
 def cut_halves(hay: Haystack, fact_index: int, end: int, tokenizer) -> tuple[str, str]:
@@ -67,7 +67,7 @@ def count_run(run: dict, tokenizer, text_per_segment: int) -> list[dict]:
         missed = {m["seed"] for m in point.get("misses", [])}
         cut_seeds = []
         for seed in run_haystack_seeds(run, point):
-            if reading.fact_cuts(rebuild_haystack(run, point, seed, tokenizer)):
+            if fact_cuts(rebuild_haystack(run, point, seed, tokenizer), reading):
                 cut_seeds.append(seed)
         cut_missed = len(missed.intersection(cut_seeds))
         rows.append(

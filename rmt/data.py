@@ -11,7 +11,7 @@ import numpy as np
 from rmt.haystack import Haystack, build_haystack, noise_window, reask
 from rmt.noise import load_corpus
 from rmt.room_sentences import draw_room_sentences
-from rmt.segments import fact_cuts, sample_bounds
+from rmt.segments import Reading, fact_cuts, sample_bounds
 from rmt.tasks import NAMES, ROOMS, TASKS, check_task, other_questions, relation_slots
 
 # Reasoning is the hard task, so the multi-task mix gives it the largest share.
@@ -101,7 +101,7 @@ def make_sample(
         return draw()
     for _ in range(CUT_TRIES):  # a fact is cut about one draw in 25
         hay, question_start = draw()
-        if fact_cuts(hay, text_per_segment, question_start):
+        if fact_cuts(hay, Reading(text_per_segment), question_start):
             break
     return hay, question_start
 

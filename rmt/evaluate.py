@@ -31,7 +31,7 @@ from rmt.device import pick_device
 from rmt.haystack import Haystack, asked_fact_is_last, build_haystack
 from rmt.inference import classify_equal_length, prepare_for_inference
 from rmt.room_sentences import draw_room_sentences, room_sentences
-from rmt.segments import fact_cuts, num_segments, sentence_end_ids, text_bounds
+from rmt.segments import Reading, fact_cuts, num_segments, sentence_end_ids, text_bounds
 from rmt.tasks import ROOMS, check_task
 
 ONLY_CUT_MAX_TOKENS = 117_760  # --only-cut: 1,024 segments of the shipped models' 115 text tokens
@@ -207,7 +207,7 @@ def cut_haystacks(
     found = 0
     for tried, i in enumerate(indices, start=1):
         hay = build(i)
-        if fact_cuts(hay, text_per_segment):
+        if fact_cuts(hay, Reading(text_per_segment)):  # the plain reading's cuts, whatever the model reads
             found += 1
             yield i, hay
         elif not found and tried >= ONLY_CUT_GIVE_UP:

@@ -48,7 +48,7 @@ from rmt.misses import complete_reasoning_rows, group_right, total
 from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
-from rmt.segments import fact_cuts, segment_of, text_bounds
+from rmt.segments import Reading, fact_cuts, segment_of, text_bounds
 from rmt.tasks import (
     LONGEST_FACT_TOKENS,
     NAMES,
@@ -548,12 +548,9 @@ class Explorer:
         The memory has to join "john moved to" and "the bedroom." across two steps; such cuts are where
         Detect loses most of its facts (the checkpoint's ``cuts.json``), so the page says when it happens.
         """
-        cfg = self.model.config
         return {
             i: {"segment": self.segment_of(end - 1, hay) + 1, "halves": list(cut_halves(hay, i, end, self.tokenizer))}
-            for i, end in fact_cuts(
-                hay, cfg.text_per_segment, None, cfg.segment_overlap, cfg.segment_snap, cfg.sentence_end_ids
-            )
+            for i, end in fact_cuts(hay, self.model.config)
         }
 
     def fact_bridges(self, hay: Haystack) -> dict[int, dict]:
@@ -568,7 +565,7 @@ class Explorer:
             return {}
         bounds = self.bounds(hay)
         bridges = {}
-        for i, end in fact_cuts(hay, cfg.text_per_segment):  # the plain reading's cuts
+        for i, end in fact_cuts(hay, Reading(cfg.text_per_segment)):  # the plain reading's cuts
             fact = hay.facts[i]
             whole = next(k for k, (a, b) in enumerate(bounds) if a <= fact.token_start and fact.token_end <= b)
             bridges[i] = {"segment": whole + 1, "halves": list(cut_halves(hay, i, end, self.tokenizer))}

@@ -124,9 +124,7 @@ def classify_aligned(
     for step, seg in enumerate(iter_aligned_segments(chunks, model.config)):
         if stop is not None and stop.is_set():
             raise InterruptedError("stopped")
-        rows = seg.active.nonzero().squeeze(1).to(model.device)
-        out = model.step(memory[rows], seg.input_ids.to(model.device), seg.attention_mask.to(model.device))
-        memory = memory.index_copy(0, rows, out.memory.to(memory.dtype))
+        memory, out = model.step_active(memory, seg)
         logits = out.logits  # the last step has every row: all end on the question
         if on_segment is not None:
             on_segment(step + 1, total)

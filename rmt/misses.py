@@ -33,7 +33,7 @@ from collections import Counter
 from rmt.cuts import check_rebuildable, checkpoint_reader, rebuild_haystack, rows_from_runs
 from rmt.evaluate import run_haystack_seeds
 from rmt.haystack import Haystack, asked_fact, mentions_after_facts, other_fact
-from rmt.segments import Reading, segment_of, text_bounds
+from rmt.segments import Reading, fact_cuts, segment_of, text_bounds
 from rmt.tasks import ROOMS, question_phrasing, relation_direction, rooms_named
 
 KINDS = ("other_fact", "question_room", "named_after_facts", "named_nowhere_after")
@@ -90,7 +90,7 @@ def miss_record(hay: Haystack, miss: dict, reading: Reading) -> dict:
         "answer": miss["answer"],
         "predicted": miss["predicted"],
         "kind": miss_kind(hay, miss["predicted"]),
-        "cut": bool(reading.fact_cuts(hay)),
+        "cut": bool(fact_cuts(hay, reading)),
         "other_fact_chance": round(other_fact_chance(hay), 4),
     }
 

@@ -191,17 +191,23 @@ class RecurrentMemoryTransformer(nn.Module):
         logits = torch.zeros(batch_size, self.config.num_classes, device=self.device)
         first_with_grad = 0 if truncate_bptt is None else len(segments) - truncate_bptt
         for index, seg in enumerate(segments):
-            rows = seg.active.nonzero().squeeze(1).to(self.device)  # samples that have this segment
             if keep_memories or index == len(segments) - 1:
                 memories_in.append(memory)  # a sample that has not started yet holds its starting memory
             # Segments before the last k run without a graph: their activations would only be
             # freed at the cut, so a long truncated run would hold as much as full BPTT.
             with torch.set_grad_enabled(torch.is_grad_enabled() and index >= first_with_grad):
-                out = self.step(memory[rows], seg.input_ids.to(self.device), seg.attention_mask.to(self.device))
-                memory = memory.index_copy(0, rows, out.memory.to(memory.dtype))
+                memory, out = self.step_active(memory, seg)
             if index == len(segments) - 1:
+                rows = seg.active.nonzero().squeeze(1).to(self.device)  # samples that have this segment
                 logits = logits.index_copy(0, rows, out.logits.to(logits.dtype))
         return logits, memories_in, memory
+
+    def step_active(self, memory: torch.Tensor, seg: Segment) -> tuple[torch.Tensor, StepOutput]:
+        """(memory [B, M, H] after ``seg``, its step's output over the A rows it has): a sample with no text
+        at this step keeps its memory, so samples of different lengths share one batch."""
+        rows = seg.active.nonzero().squeeze(1).to(self.device)
+        out = self.step(memory[rows], seg.input_ids.to(self.device), seg.attention_mask.to(self.device))
+        return memory.index_copy(0, rows, out.memory.to(memory.dtype)), out
 
     def iter_steps(
         self, token_ids: Sequence[int], memory: torch.Tensor | None = None

@@ -53,12 +53,6 @@ class Reading:
         ends = tuple(sentence_end_ids(tokenizer)) if snap else ()
         return cls(text_per_segment, run.get("segment_overlap", 0), snap, ends)
 
-    def fact_cuts(self, hay: Haystack) -> list[tuple[int, int]]:
-        """``fact_cuts`` as this reading lays the haystack out."""
-        return fact_cuts(
-            hay, self.text_per_segment, None, self.segment_overlap, self.segment_snap, self.sentence_end_ids
-        )
-
 
 def check_overlap(overlap: int, text_per_segment: int, name: str = "overlap") -> None:
     """Refuse an overlap that leaves a segment no new text (or is negative): the stride would be 0 or less."""
@@ -166,28 +160,16 @@ def sample_bounds(
     return [*segment_bounds(question_start, text_per_segment, overlap), (question_start, num_tokens)]
 
 
-def fact_cuts(
-    hay: Haystack,
-    text_per_segment: int,
-    question_start: int | None = None,
-    overlap: int = 0,
-    snap: int = 0,
-    sentence_end_ids: Sequence[int] = (),
-) -> list[tuple[int, int]]:
+def fact_cuts(hay: Haystack, reading: RMTConfig | Reading, question_start: int | None = None) -> list[tuple[int, int]]:
     """(fact index, token where a segment ends inside that fact) for every fact no segment reads whole.
 
     Such a fact is read half in one segment and half in the next, so the memory has to join the
     halves: evaluation counts these (``rmt.cuts``, ``rmt.evaluate --only-cut``) and training can ask
-    for more of them (``rmt.train --cut-facts``). ``question_start`` lays the haystack out as
-    ``sample_bounds`` does; with an ``overlap`` a fact the next segment re-reads whole is not cut, and
-    with a ``snap`` of at least a fact's length (``snapped_bounds``) none is.
+    for more of them (``rmt.train --cut-facts``). The haystack is laid out as ``text_bounds`` lays it out
+    for ``reading``: with an overlap a fact the next segment re-reads whole is not cut, and with a snap of
+    at least a fact's length (``snapped_bounds``) none is; ``Reading(text_per_segment)`` is the plain one.
     """
-    if snap:
-        text = hay.token_ids if question_start is None else hay.token_ids[:question_start]
-        question = [] if question_start is None else [(question_start, hay.num_tokens)]
-        bounds = [*snapped_bounds(text, text_per_segment, snap, sentence_end_ids), *question]
-    else:
-        bounds = sample_bounds(hay.num_tokens, text_per_segment, question_start, overlap)
+    bounds = text_bounds(hay.token_ids, reading, question_start)
     return [
         (i, end)
         for i, fact in enumerate(hay.facts)

@@ -10,7 +10,7 @@ from rmt.checkpoint import load_checkpoint_tokenizer, read_config, resolve_check
 from rmt.cuts import count_run, cut_halves, cut_totals, main
 from rmt.evaluate import haystack_seed
 from rmt.haystack import build_haystack
-from rmt.segments import fact_cuts
+from rmt.segments import Reading, fact_cuts
 
 CHECKPOINT = "checkpoints/rmt-minilm-babi"
 
@@ -24,18 +24,18 @@ def test_a_boundary_inside_a_fact_is_found_and_a_fact_inside_a_segment_is_not(to
     hay = build_haystack("detect", 1840, tokenizer, seed=0, noise="valid-no-rooms")
     fact = hay.facts[0]
     # segments are cut from the end of the text: some segment length ends one inside the fact
-    per_segment = next(n for n in range(20, 200) if fact_cuts(hay, n))
-    ((index, end),) = fact_cuts(hay, per_segment)
+    per_segment = next(n for n in range(20, 200) if fact_cuts(hay, Reading(n)))
+    ((index, end),) = fact_cuts(hay, Reading(per_segment))
     assert index == 0 and fact.token_start < end < fact.token_end
     first, second = cut_halves(hay, 0, end, tokenizer)
     assert f"{first} {second}" == fact.text.lower()
-    whole = next(n for n in range(20, 200) if not fact_cuts(hay, n))
-    assert fact_cuts(hay, whole) == []
+    whole = next(n for n in range(20, 200) if not fact_cuts(hay, Reading(n)))
+    assert fact_cuts(hay, Reading(whole)) == []
     # a segment that re-reads one token fewer than the fact has reads it whole wherever the segments end;
     # re-reading two fewer leaves some segment length that cuts it
     length = fact.token_end - fact.token_start
-    assert all(fact_cuts(hay, n, overlap=length - 1) == [] for n in range(20, 200))
-    assert any(fact_cuts(hay, n, overlap=length - 2) for n in range(20, 200))
+    assert all(fact_cuts(hay, Reading(n, segment_overlap=length - 1)) == [] for n in range(20, 200))
+    assert any(fact_cuts(hay, Reading(n, segment_overlap=length - 2)) for n in range(20, 200))
 
 
 def test_a_run_is_rebuilt_and_its_misses_split_by_cut(tokenizer, tmp_path, capsys) -> None:
@@ -43,7 +43,7 @@ def test_a_run_is_rebuilt_and_its_misses_split_by_cut(tokenizer, tmp_path, capsy
     hays = [
         build_haystack("detect", 1840, tokenizer, seed=haystack_seed(0, i), noise="valid-no-rooms") for i in range(6)
     ]
-    cut = [h.seed for h in hays if fact_cuts(h, per_segment)]
+    cut = [h.seed for h in hays if fact_cuts(h, Reading(per_segment))]
     assert cut == [0]  # "mary travelled to | the office."
     misses = [{"seed": 0}, {"seed": 3}]
     point = {"tokens": 1840, "samples": 6, "correct": 4, "misses": misses}

@@ -8,6 +8,7 @@ import pytest
 from rmt.haystack import build_haystack
 from rmt.model import RMTConfig
 from rmt.segments import (
+    Reading,
     fact_cuts,
     num_segments,
     segment_batch,
@@ -141,8 +142,8 @@ def test_a_snap_of_a_facts_length_cuts_no_fact_of_a_real_haystack(tokenizer) -> 
     plain_cut = snapped = 0
     for seed in range(40):
         hay = build_haystack("detect", 1840, tokenizer, seed=seed)
-        plain_cut += bool(fact_cuts(hay, 115))
-        snapped += bool(fact_cuts(hay, 115, snap=LONGEST_FACT_TOKENS, sentence_end_ids=config.sentence_end_ids))
+        plain_cut += bool(fact_cuts(hay, Reading(115)))
+        snapped += bool(fact_cuts(hay, config))
         bounds = text_bounds(hay.token_ids, config)
         assert not any(f.token_start < b < f.token_end for f in hay.facts for _, b in bounds)
     assert plain_cut and not snapped  # some of these 40 a plain boundary cuts

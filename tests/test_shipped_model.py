@@ -196,7 +196,7 @@ def test_evaluate_room_noise_is_recorded_and_refused_without_rooms(capsys, tmp_p
 
 def test_only_cut_keeps_the_haystacks_a_boundary_cuts_and_publish_refuses_them(capsys, tmp_path) -> None:
     from rmt.publish import merge_evals
-    from rmt.segments import fact_cuts
+    from rmt.segments import Reading, fact_cuts
 
     args = ["--checkpoint", str(RMT), "--task", "detect", "--segments", "4", "--samples", "6", "--batch-size", "3"]
     main([*args, "--only-cut", "--json", "--quiet"])
@@ -206,7 +206,7 @@ def test_only_cut_keeps_the_haystacks_a_boundary_cuts_and_publish_refuses_them(c
     tokenizer, text = load_checkpoint_tokenizer(RMT), load_checkpoint(RMT).config.text_per_segment
 
     def cut(seed: int) -> bool:  # run seed 0: the i-th haystack's seed is i
-        return bool(fact_cuts(build_haystack("detect", point["tokens"], tokenizer, seed=seed), text))
+        return bool(fact_cuts(build_haystack("detect", point["tokens"], tokenizer, seed=seed), Reading(text)))
 
     assert all(cut(miss["seed"]) for miss in point["misses"])  # a listed miss rebuilds from its seed, cut
     kept = [i for i in range(point["drawn"]) if cut(i)]  # the kept ones: exactly the cut ones drawn

@@ -150,7 +150,7 @@ def test_cut_facts_puts_a_segment_boundary_inside_a_fact(tokenizer) -> None:
     import random
 
     from rmt.data import make_batch, make_sample
-    from rmt.segments import fact_cuts
+    from rmt.segments import Reading, fact_cuts
 
     def draws(cut_facts: float) -> list[tuple]:
         rng = random.Random(0)
@@ -160,7 +160,7 @@ def test_cut_facts_puts_a_segment_boundary_inside_a_fact(tokenizer) -> None:
         ]
 
     def is_cut(hay, question_start) -> bool:
-        return bool(fact_cuts(hay, 115, question_start))
+        return bool(fact_cuts(hay, Reading(115), question_start))
 
     forced, chance = draws(1.0), draws(0.0)
     assert all(is_cut(*d) for d in forced)

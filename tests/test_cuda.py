@@ -34,13 +34,31 @@ def haystacks():
     return np.stack([h.token_ids for h in hays]).astype(np.int32)
 
 
-def test_graph_and_eager_steps_agree(gpu_model, haystacks, monkeypatch) -> None:
+@pytest.fixture
+def plain_gpu_model():
+    """The shipped model read with plain segments: the reading whose full segments replay a CUDA graph (a snapped
+    batch's rows end segments at different tokens, so ``classify_aligned`` steps them eagerly with a mask)."""
+    model = prepare_for_inference(load_checkpoint(RMT), torch.device("cuda"))
+    model.read_segments(0)
+    return model
+
+
+def test_graph_and_eager_steps_agree(plain_gpu_model, haystacks, monkeypatch) -> None:
     ids = haystacks
-    graphed = classify_equal_length(gpu_model, ids)
+    graphed = classify_equal_length(plain_gpu_model, ids)
     monkeypatch.setenv("RMT_CUDA_GRAPHS", "0")
-    eager = classify_equal_length(gpu_model, ids)
+    eager = classify_equal_length(plain_gpu_model, ids)
     assert torch.equal(graphed.argmax(-1), eager.argmax(-1))
     torch.testing.assert_close(graphed.softmax(-1), eager.softmax(-1), atol=2e-2, rtol=0)
+
+
+def test_a_snapped_batch_reads_each_row_as_it_reads_alone(gpu_model, haystacks) -> None:
+    """The shipped reading: rows of one batch take their own boundaries, padded and masked into one step."""
+    assert gpu_model.config.segment_snap
+    batch = classify_equal_length(gpu_model, haystacks[:6]).softmax(-1)
+    alone = torch.cat([classify_equal_length(gpu_model, haystacks[i : i + 1]) for i in range(6)]).softmax(-1)
+    assert torch.equal(batch.argmax(-1), alone.argmax(-1))
+    assert (batch - alone).abs().max() < 0.05  # bf16: padding changes the kernels, not the answer
 
 
 def test_gpu_answers_like_the_cpu(gpu_model, haystacks) -> None:

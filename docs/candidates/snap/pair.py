@@ -19,7 +19,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from rmt.evaluate import run_haystack_seeds, sign_test
+from rmt.evaluate import haystack_seed, run_haystack_seeds, sign_test
 
 HERE = Path(__file__).resolve().parent
 CANDIDATES = HERE.parent
@@ -28,6 +28,8 @@ REASONING_PLAIN = {  # rmt-minilm-reasoning's plain points at 1,024 segments, as
     "memorize": ("0d8a41c", "checkpoints/rmt-minilm-reasoning/eval.json", "memorize", 117_760),  # 179/200
     "reasoning": ("214d193", "checkpoints/rmt-minilm-reasoning/eval.json", "reasoning", 117_760),  # 111/200
 }
+# its plain Reasoning at 2,000,000 tokens (session 27): 13/32, pooled over --seed 0 to 3 before the overlap replaced it
+REASONING_PLAIN_2M = ("0d8a41c^", "checkpoints/rmt-minilm-reasoning/eval.json", "reasoning", 2_000_000)
 
 
 def sources(name: str) -> tuple[object, object] | None:
@@ -36,6 +38,10 @@ def sources(name: str) -> tuple[object, object] | None:
         return CANDIDATES / "cut15/only-cut-rmt-minilm-babi-detect-1024.json", CANDIDATES / "overlap7" / name
     if match := re.fullmatch(r"rmt-minilm-reasoning-(memorize|reasoning)-1024\.json", name):
         return REASONING_PLAIN[match[1]], CANDIDATES / "overlap7" / name
+    if re.fullmatch(r"rmt-minilm-reasoning-reasoning-2000000-seed\d\.json", name):
+        return REASONING_PLAIN_2M, CANDIDATES / "overlap7" / name
+    if re.fullmatch(r"reasoning-2000000-seed\d\.json", name):
+        return CANDIDATES / "planted20" / name, CANDIDATES / "overlap7" / name
     if match := re.fullmatch(r"(\w+)-2000000-from\d+\.json", name):
         return CANDIDATES / f"planted20/{match[1]}-2000000.json", CANDIDATES / "overlap7" / name
     if re.fullmatch(r"(memorize|detect|reasoning)-1024\.json", name):
@@ -44,7 +50,7 @@ def sources(name: str) -> tuple[object, object] | None:
 
 
 def load(source: object) -> tuple[dict, dict]:
-    """(run, its one point): a JSON file, or a table point shipped at a commit (read with seed 0 from 0)."""
+    """(run, its one point): a JSON file, or a table point shipped at a commit (its haystacks from its commands)."""
     if isinstance(source, tuple):
         rev, path, task, tokens = source
         table = json.loads(
@@ -53,16 +59,30 @@ def load(source: object) -> tuple[dict, dict]:
             ).stdout
         )
         (point,) = [p for p in table["tasks"][task]["points"] if p["tokens"] == tokens]
-        return {"seed": 0, "start_index": 0, "task": task}, point
+        return {"seeds": pooled_seeds(point), "task": task}, point
     run = json.loads(Path(source).read_text())
     (point,) = run["points"]
     return run, point
+
+
+def pooled_seeds(point: dict) -> list[int]:
+    """The haystack seeds of a table point, pooled from the runs its commands name (one with none: seed 0 from 0)."""
+    seeds = []
+    for command in point.get("commands") or [point.get("command", "")]:
+        args = dict(re.findall(r"--(seed|samples|start-index) (\d+)", command))
+        start, samples = int(args.get("start-index", 0)), int(args.get("samples", point["samples"]))
+        seeds += [haystack_seed(int(args.get("seed", 0)), start + i) for i in range(samples)]
+    if len(seeds) != point["samples"]:
+        raise SystemExit(f"{point.get('commands')}: name {len(seeds)} haystacks, the point read {point['samples']}")
+    return seeds
 
 
 def haystacks(run: dict, point: dict) -> set[int] | tuple[int, int]:
     """The seeds a run read; an ``--only-cut`` run skips seeds, so it is known by (drawn, samples) instead."""
     if point.get("only_cut") or run.get("only_cut"):
         return point["drawn"], point["samples"]
+    if "seeds" in run:
+        return set(run["seeds"])
     return set(run_haystack_seeds(run, point))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -321,6 +321,19 @@ def flops_figure(
 RUN_COLOR, BENCH_COLOR, FULL_COLOR = "#636efa", "#00a087", "#ef553b"  # a run and the benchmark keep their colours
 
 
+MACHINE_SYMBOLS = ("circle", "diamond", "square", "triangle-up", "x")  # one marker per benchmarked machine
+
+
+def timed_beside(full_name: str, names: Iterable[str]) -> str | None:
+    """The RMT series timed on the machine that full-attention series ``full_name`` names, if one was.
+
+    ``rmt.bench.benchmark_series`` calls them "full attention (where)" and "RMT (where)" or, naming how RMT read
+    its segments, "RMT (where, reading)": the pair the chart labels with both times at one length.
+    """
+    where = full_name.removeprefix("full attention (").removesuffix(")")
+    return next((n for n in names if n == f"RMT ({where})" or n.startswith(f"RMT ({where}, ")), None)
+
+
 def time_figure(
     tokens: Sequence[int],
     seconds: Sequence[float],
@@ -340,39 +353,48 @@ def time_figure(
         fig.add_trace(
             go.Scatter(x=x, y=y, mode="lines+markers", marker={"size": 3}, name="this run", line={"color": RUN_COLOR})
         )
+    fulls = [name for name in benchmarks or {} if name.startswith("full attention")]
+    machine = {name: i for i, full in enumerate(fulls) for name in (full, timed_beside(full, benchmarks))}
     for name, (bench_tokens, bench_seconds) in (benchmarks or {}).items():
         full = name.startswith("full attention")
+        symbol = MACHINE_SYMBOLS[machine.get(name, 0) % len(MACHINE_SYMBOLS)]  # the colours say RMT or full
         fig.add_trace(
             go.Scatter(
                 x=list(bench_tokens),
                 y=list(bench_seconds),
                 mode="lines+markers",
                 name=name,
+                marker={"symbol": symbol, "size": 7},
                 line={"dash": "dash" if full else "solid", "width": 1.5, "color": FULL_COLOR if full else BENCH_COLOR},
                 hovertemplate="%{x:,d} tokens: %{y:.3g} s<extra>" + html.escape(name) + "</extra>",
             )
         )
-    for name, (full_tokens, full_seconds) in (benchmarks or {}).items():
-        rmt_name = name.replace("full attention", "RMT", 1)
-        if not name.startswith("full attention") or rmt_name not in benchmarks:
+    labels = []  # (length, full attention's time, RMT's time) per machine: the longest length both were timed at
+    for name in fulls:
+        if (rmt_name := timed_beside(name, benchmarks)) is None:
             continue
         rmt_time = dict(zip(*benchmarks[rmt_name], strict=True))
-        if shared := [(t, s) for t, s in zip(full_tokens, full_seconds, strict=True) if t in rmt_time]:
-            length, full_time = max(shared)  # the longest length both were timed at
-            fig.add_annotation(
-                x=math.log10(length),  # log axis: annotations sit in log10 units
-                y=math.log10(full_time),
-                text=f"{length:,} tokens:<br>full attention {full_time:,.3g} s<br>RMT {rmt_time[length]:,.3g} s",
-                showarrow=True,
-                arrowhead=0,
-                ax=-24,
-                ay=8,
-                xanchor="right",
-                yanchor="middle",
-                align="right",
-                bgcolor="rgba(255,255,255,0.85)",  # legible where the dashed line runs behind it
-                font={"size": 11},
-            )
+        if shared := [(t, s) for t, s in zip(*benchmarks[name], strict=True) if t in rmt_time]:
+            length, full_time = max(shared)
+            labels.append((length, full_time, rmt_time[length]))
+    labels.sort(key=lambda label: label[1])
+    for rank, (length, full_time, rmt_time) in enumerate(labels):
+        # one machine: beside its point; more: the slowest's above its point, the others' below, none covering another
+        side = 0 if len(labels) == 1 else (-1 if rank == len(labels) - 1 else 1)
+        fig.add_annotation(
+            x=math.log10(length),  # log axis: annotations sit in log10 units
+            y=math.log10(full_time),
+            text=f"{length:,} tokens: full attention {full_time:,.3g} s<br>RMT {rmt_time:,.3g} s",
+            showarrow=True,
+            arrowhead=0,
+            ax=-24,
+            ay=8 if side == 0 else 14 * side,
+            xanchor="right",
+            yanchor={0: "middle", -1: "bottom", 1: "top"}[side],
+            align="right",
+            bgcolor="rgba(255,255,255,0.85)",  # legible where the dashed line runs behind it
+            font={"size": 11},
+        )
     if benchmarks:
         fig.update_xaxes(type="log", title="tokens read")
         fig.update_yaxes(type="log", title="seconds")

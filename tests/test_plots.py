@@ -112,12 +112,34 @@ def test_time_figure_beside_the_benchmark_is_log_log() -> None:
     assert [t.name for t in before.data] == list(bench) and before.layout.xaxis.type == "log"
     assert before.data[1].line.dash == "dash" and "RMT vs full attention" in before.layout.title.text
     (note,) = before.layout.annotations  # the longest length both were timed at, in seconds
-    assert note.text == "16,384 tokens:<br>full attention 28.2 s<br>RMT 4.8 s" and note.x == np.log10(16384)
+    assert note.text == "16,384 tokens: full attention 28.2 s<br>RMT 4.8 s" and note.x == np.log10(16384)
     after = plots.time_figure([115, 230, 345], [0.1, 0.2, 0.3], bench)
     assert [t.name for t in after.data] == ["this run", *bench] and after.layout.yaxis.type == "log"
     assert after.data[1].line.color == before.data[0].line.color  # the benchmark's colours do not move with a run
     alone = plots.time_figure([115, 230, 345], [0.1, 0.2, 0.3])  # no benchmark shipped: linear, straight line
     assert [t.name for t in alone.data] == ["this run", "straight line"] and alone.layout.xaxis.type is None
+
+
+def test_each_machines_full_attention_is_labelled_beside_its_own_rmt_time() -> None:
+    """``rmt.bench`` names RMT's line with its reading too: the label still pairs it with full attention."""
+    from rmt.bench import benchmark_series
+
+    def result(dtype: str, rmt: float, full: float) -> dict:
+        rows = [
+            {"impl": "fast", "tokens": 65536, "seconds": rmt},
+            {"impl": "full-attention", "tokens": 65536, "seconds": full},
+        ]
+        return {"hardware": "AMD EPYC, 2 cores", "device": "cpu", "dtype": dtype, "segment_snap": 8, "rows": rows}
+
+    bench = benchmark_series(result("bfloat16", 11.4, 335.0)) | benchmark_series(result("float32", 37.0, 961.0))
+    assert "RMT (AMD EPYC, 2 cores, float32, boundaries at sentence ends)" in bench
+    notes = sorted(a.text for a in plots.time_figure([], [], bench).layout.annotations)
+    assert notes == [
+        "65,536 tokens: full attention 335 s<br>RMT 11.4 s",
+        "65,536 tokens: full attention 961 s<br>RMT 37 s",
+    ]
+    symbols = {t.name.split(", ")[2].rstrip(")"): t.marker.symbol for t in plots.time_figure([], [], bench).data}
+    assert symbols == {"bfloat16": "circle", "float32": "diamond"}  # each machine's two lines share a marker
 
 
 def test_needle_figure_one_panel_per_model_cells_in_place() -> None:

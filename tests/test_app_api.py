@@ -51,8 +51,8 @@ def test_preview_quotes_what_evaluation_measured_near_this_length(client) -> Non
 
 
 def test_a_fact_at_a_segment_boundary_reaches_the_api_summary(client) -> None:
-    """A script sees what the page shows for the scene's haystack: read with the shipped 7-token overlap, no
-    segment boundary cuts the fact; ``bridged`` says where a plain boundary would have, and which segment
+    """A script sees what the page shows for the scene's haystack: read as shipped (boundaries moved to sentence
+    ends), no segment boundary cuts the fact; ``bridged`` says where a plain boundary would have, and which segment
     reads the fact whole."""
     summary = generate(client, task="detect", tokens="1840", seed=538)[2]
     (fact,) = summary["facts"]

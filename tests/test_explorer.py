@@ -222,7 +222,7 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(plai
 
     Detect's misses on the whole book at 1 to 1,024 segments were such haystacks: the preview shows where the cut falls,
     and the verdict says the memory had to join the halves, quoting the answering checkpoint's own
-    counts (``cuts.json``), and that the numbers it quotes were measured with the shipped overlap.
+    counts (``cuts.json``), and that the numbers it quotes were measured with the shipped reading, not this one.
     """
     explorer = plain_explorer
     hay_id, preview, summary = explorer.generate("detect", 1840, seed=538)

@@ -219,7 +219,9 @@ def names_section(results: list[dict], served: Mapping[str, int] | None = None) 
     1 time in K+1: the facts come in random order."""
     rows = sorted(results, key=lambda r: (r["task"], r["other_people"]))
     split = any(p.get("by_order") for r in rows for p in r["points"])
-    segments = sorted({p["segments"] for r in rows for p in r["points"]})
+    # columns by length: read with segment ends at sentence ends, a length's haystacks take their own numbers
+    # of segments, which the header gives as ``segments_read`` does
+    lengths = {p["tokens"]: segments_read(p) for r in rows for p in r["points"]}
     samples = sorted({p["samples"] for r in rows for p in r["points"]})
     lines = [
         "## Keeping people apart (facts about other people in the haystack, "
@@ -237,14 +239,14 @@ def names_section(results: list[dict], served: Mapping[str, int] | None = None) 
             else ""
         ),
         "",
-        "| task | other people | " + " | ".join(f"{s:,} seg" for s in segments) + " |",
-        "|---|---:|" + "---:|" * len(segments),
+        "| task | other people | " + " | ".join(f"{lengths[t]:,} seg" for t in sorted(lengths)) + " |",
+        "|---|---:|" + "---:|" * len(lengths),
     ]
     for r in rows:
-        cells = {p["segments"]: p for p in r["points"]}
+        cells = {p["tokens"]: p for p in r["points"]}
         lines.append(
             f"| {r['task']} | {r['other_people']} | "
-            + " | ".join(names_cell(cells[s]) if s in cells else "" for s in segments)
+            + " | ".join(names_cell(cells[t]) if t in cells else "" for t in sorted(lengths))
             + " |"
         )
     lines += [""] + [f"- {run_line(r, served or reading())}" for r in rows]

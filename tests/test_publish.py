@@ -193,6 +193,18 @@ def test_names_section_and_update_names(tmp_path) -> None:
     assert text.startswith(card.rstrip("\n")) and json.loads((tmp_path / "names.json").read_text()) == results[:1]
 
 
+def test_names_columns_give_the_segments_a_snapped_run_read() -> None:
+    """Read with segment ends at sentence ends, "--segments 4" reads 4.6 segments on average: the header says
+    what was read (5), as the accuracy table does, and rows of one length share a column."""
+    snapped = [
+        {"task": t, "other_people": 1, "command": t, "points": [point(1, 0.6), point(4, 0.5) | {"segments_read": r}]}
+        for t, r in (("detect", 4.64), ("memorize", 4.53))
+    ]
+    lines = names_section(snapped).splitlines()
+    assert "| task | other people | 1 seg | 5 seg |" in lines
+    assert "| detect | 1 | 60% | 50% |" in lines and "| memorize | 1 | 60% | 50% |" in lines
+
+
 def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
     """Four runs of 8 haystacks at 2M tokens are one point of 32, with the pooled interval."""
     files = []

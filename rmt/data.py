@@ -11,7 +11,7 @@ import numpy as np
 from rmt.haystack import Haystack, build_haystack, noise_window, reask
 from rmt.noise import load_corpus
 from rmt.room_sentences import draw_room_sentences
-from rmt.segments import Reading, fact_cuts, sample_bounds
+from rmt.segments import Reading, fact_cuts, text_bounds
 from rmt.tasks import NAMES, ROOMS, TASKS, check_task, other_questions, relation_slots
 
 # Reasoning is the hard task, so the multi-task mix gives it the largest share.
@@ -124,7 +124,8 @@ def memory_slot_targets(
     if hay.task != "reasoning" or not hay.facts:
         return None, 0
     read_by = max(f.token_end for f in hay.facts)
-    held = sum(start >= read_by for start, _ in sample_bounds(hay.num_tokens, text_per_segment, question_start))
+    bounds = text_bounds(hay.token_ids, Reading(text_per_segment), question_start)  # as training lays it out
+    held = sum(start >= read_by for start, _ in bounds)
     return (relation_slots([f.text for f in hay.facts]), held) if held else (None, 0)
 
 

@@ -142,22 +142,13 @@ def text_bounds(
 ) -> list[tuple[int, int]]:
     """(start, end) of each segment of a haystack as ``config`` reads it: from its tokens where it snaps
     segment ends to sentence ends, else from its length alone (with its overlap). ``question_start``
-    makes the question a segment of its own, as ``sample_bounds``."""
+    makes the question a segment of its own, after the text before it laid out as above (training's
+    ``--question-alone`` layout, and the app's live answer)."""
     if question_start is not None:
         return [*text_bounds(token_ids[:question_start], config), (question_start, len(token_ids))]
     if config.segment_snap:
         return snapped_bounds(token_ids, config.text_per_segment, config.segment_snap, config.sentence_end_ids)
     return segment_bounds(len(token_ids), config.text_per_segment, config.segment_overlap)
-
-
-def sample_bounds(
-    num_tokens: int, text_per_segment: int, question_start: int | None = None, overlap: int = 0
-) -> list[tuple[int, int]]:
-    """(start, end) of each segment of one sample as ``segment_batch`` lays it out: right-aligned, or
-    with ``question_start`` the text before the question right-aligned and the question a segment alone."""
-    if question_start is None:
-        return segment_bounds(num_tokens, text_per_segment, overlap)
-    return [*segment_bounds(question_start, text_per_segment, overlap), (question_start, num_tokens)]
 
 
 def fact_cuts(hay: Haystack, reading: RMTConfig | Reading, question_start: int | None = None) -> list[tuple[int, int]]:

@@ -237,7 +237,7 @@ def test_a_noise_prefix_keeps_each_haystacks_segments(tokenizer) -> None:
     import numpy as np
 
     from rmt.data import make_batch, with_noise_prefix
-    from rmt.segments import sample_bounds
+    from rmt.segments import Reading, text_bounds
 
     text_len, prefix = 40, 4
     batch = make_batch(["detect", "reasoning"], 3, 8, text_len, tokenizer, random.Random(0), question_alone_prob=0.5)
@@ -248,8 +248,8 @@ def test_a_noise_prefix_keeps_each_haystacks_segments(tokenizer) -> None:
     for ids, start, longer, longer_start in rows:
         np.testing.assert_array_equal(longer[size:], ids)
         assert len(set(longer[:size].tolist())) > 10  # real noise, not padding
-        old = sample_bounds(len(ids), text_len, start)
-        new = sample_bounds(len(longer), text_len, longer_start)
+        old = text_bounds(ids, Reading(text_len), start)
+        new = text_bounds(longer, Reading(text_len), longer_start)
         assert len(new) == len(old) + prefix
         assert [(a - size, b - size) for a, b in new[-len(old) + 1 :]] == old[1:]  # only the first fills up
     assert (after.labels, after.slots_held, after.slot_targets) == (batch.labels, batch.slots_held, batch.slot_targets)

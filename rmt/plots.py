@@ -353,8 +353,9 @@ def time_figure(
         fig.add_trace(
             go.Scatter(x=x, y=y, mode="lines+markers", marker={"size": 3}, name="this run", line={"color": RUN_COLOR})
         )
-    fulls = [name for name in benchmarks or {} if name.startswith("full attention")]
-    machine = {name: i for i, full in enumerate(fulls) for name in (full, timed_beside(full, benchmarks))}
+    # full attention -> the RMT series timed on its machine (None if none was); each machine's pair shares a marker
+    pairs = {name: timed_beside(name, benchmarks) for name in benchmarks or {} if name.startswith("full attention")}
+    machine = {name: i for i, pair in enumerate(pairs.items()) for name in pair if name is not None}
     for name, (bench_tokens, bench_seconds) in (benchmarks or {}).items():
         full = name.startswith("full attention")
         symbol = MACHINE_SYMBOLS[machine.get(name, 0) % len(MACHINE_SYMBOLS)]  # the colours say RMT or full
@@ -370,8 +371,8 @@ def time_figure(
             )
         )
     labels = []  # (length, full attention's time, RMT's time) per machine: the longest length both were timed at
-    for name in fulls:
-        if (rmt_name := timed_beside(name, benchmarks)) is None:
+    for name, rmt_name in pairs.items():
+        if rmt_name is None:
             continue
         rmt_time = dict(zip(*benchmarks[rmt_name], strict=True))
         if shared := [(t, s) for t, s in zip(*benchmarks[name], strict=True) if t in rmt_time]:

@@ -226,3 +226,14 @@ def test_accuracy_lines_keep_a_colour_per_task_and_a_line_style_per_checkpoint()
     assert lines["a: reasoning"].line.color == lines["b: reasoning"].line.color != lines["a: memorize"].line.color
     assert [lines[n].line.dash for n in names] == ["solid", "solid", "dot", "dot", "dash"]
     assert lines["b: reasoning, book without its room sentences"].marker.color == lines["a: reasoning"].line.color
+
+
+def test_accuracy_figure_grows_with_its_legend_so_the_plot_keeps_its_height() -> None:
+    """The legend sits under the plot inside the figure's height: 17 entries (what the app serves) in a fixed
+    440 px left the plot about 100 px tall, where 90% and 100% could not be told apart."""
+    point = [measured(115, 200, 200)]
+    few = plots.accuracy_figure({"a: memorize": point})
+    many = plots.accuracy_figure({f"m{i}: memorize": point for i in range(17)})
+    legend_rows = -(-len(many.data) // 2)  # two columns on a wide page
+    assert many.layout.height - 22 * legend_rows >= few.layout.height - 22
+    assert many.layout.height > few.layout.height

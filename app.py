@@ -35,6 +35,7 @@ except ImportError:
         return fn
 
 
+FLOPS_TOKENS = 2_048_000  # the Compute tab opens at about the paper's 2M tokens, its table already filled in
 LENGTH_PRESETS = ["1000", "4000", "32000", "256000", "1000000", "2000000"]
 # One click on stage: (task, tokens, depth %, seed, noise, model); the first three where the models are reliable.
 CUT_SCENE = "A fact at a segment boundary · 1.8K tokens"
@@ -272,10 +273,10 @@ def build() -> gr.Blocks:
                 "machine named in the legend, and your last run beside them."
             )
             with gr.Row():
-                flops_tokens = gr.Number(value=2_048_000, label="Tokens", step=1)
+                flops_tokens = gr.Number(value=FLOPS_TOKENS, label="Tokens", step=1)
                 flops_btn = gr.Button("Compare")
             flops_plot = gr.Plot(value=explorer.flops_figure(), label="FLOPs")
-            flops_json = gr.JSON(label="FLOPs at this length")
+            flops_json = gr.JSON(value=explorer.flops(FLOPS_TOKENS), label="FLOPs at this length")
             time_plot = gr.Plot(value=explorer.benchmark_figure(), label="Measured time")
         with gr.Tab("Accuracy"):
             dashes = zip(plots.MODEL_DASHES, explorer.served, strict=False)

@@ -64,6 +64,8 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         timed = page.locator(".js-plotly-plot", has_text="Measured time: your run and the")
         expect(timed).to_contain_text("this run")  # the run just done, beside the shipped rmt.bench rows
         expect(timed).to_contain_text("full attention (")
+        # the FLOP table is filled in for the length in the box before anyone presses Compare
+        expect(page.locator(".block", has_text="FLOPs at this length").last).to_contain_text("opt-175b")
         page.get_by_role("tab", name="Accuracy").click()  # the shipped needle maps, RMT beside no memory
         needle = page.locator(".js-plotly-plot", has_text="Needle map")
         expect(needle).to_be_visible(timeout=30_000)
@@ -71,6 +73,8 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         accuracy = page.locator(".js-plotly-plot", has_text="Accuracy against length")
         expect(accuracy).to_contain_text("rmt-minilm-babi: memorize, book without its room sentences")  # stars
         expect(accuracy).to_contain_text("rmt-minilm-reasoning: reasoning")  # both served checkpoints
+        plot_height = accuracy.evaluate("el => el._fullLayout._size.h")  # px left to the plot above its legend
+        assert plot_height >= 250, plot_height
         page.get_by_role("tab", name="Haystack & run").click()  # a new haystack: the old verdict must go
         page.get_by_label("Seed", exact=False).fill("7")
         page.get_by_role("button", name="Generate haystack").click()

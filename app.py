@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 
 import gradio as gr
 
-from rmt import plots
+from rmt import measured_notes, plots
 from rmt.explorer import AUTO, Explorer
 from rmt.request_limit import BodySizeLimit, body_limit_bytes
 
@@ -432,12 +432,12 @@ haystack; the verdict names the one that answered and what evaluation measured f
 def about_markdown() -> str:
     """The About text with its measured lines read from the served checkpoints' tables."""
     served = list(explorer.served.values())
-    misses = [line for m in served if (line := explorer.reasoning_miss_line(m))]
+    misses = [line for m in served if (line := measured_notes.reasoning_miss_line(m))]
     unmeasured = "- (not measured for the served checkpoints)"
     return ABOUT.format(
-        room_sentences="\n".join(explorer.room_sentence_lines()) or unmeasured,
+        room_sentences="\n".join(measured_notes.room_sentence_lines(served)) or unmeasured,
         reasoning_misses="\n".join(f"- {line}" for line in misses) or unmeasured,
-        cuts=explorer.cuts_paragraph(CUT_SCENE),
+        cuts=measured_notes.cuts_paragraph(served, CUT_SCENE),
     )
 
 

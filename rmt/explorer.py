@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +29,12 @@ import torch
 from rmt import plots
 from rmt.bench import benchmark_series
 from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_checkpoint
-from rmt.cuts import cut_halves, cut_totals
+from rmt.cuts import cut_halves
 from rmt.device import hardware_name, inference_dtype, pick_device
-from rmt.evaluate import order_split
 from rmt.flops import PRESETS, compare
 from rmt.formatting import flops_saving, format_duration, markdown_literal, percent, reading, reading_note, reading_of
 from rmt.haystack import (
     Haystack,
-    asked_fact,
     build_custom_haystack,
     build_haystack,
     fact_person,
@@ -44,15 +42,12 @@ from rmt.haystack import (
     other_fact,
 )
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
-from rmt.misses import complete_reasoning_rows, group_right, total
-from rmt.model import RecurrentMemoryTransformer
+from rmt.measured_notes import cut_line, direction_note, measured_accuracy, people_note
 from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
 from rmt.room_sentences import room_sentences
 from rmt.segments import Reading, fact_cuts, segment_of, text_bounds
+from rmt.served import ServedModel, checkpoint_name, checkpoint_table, nearest_point, point_note, same_layout
 from rmt.tasks import (
-    LONGEST_FACT_TOKENS,
-    NAMES,
-    OPPOSITE,
     ROOM_WORD,
     ROOMS,
     TASKS,
@@ -76,94 +71,12 @@ CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 log = logging.getLogger(__name__)
 
 
-def checkpoint_table(path: str, file_name: str) -> dict | None:
-    """A measured table shipped beside a checkpoint (``eval.json``, ``misses.json``, ...), if there is one."""
-    try:
-        file = resolve_checkpoint(path) / file_name
-    except Exception:  # a Hub id that is not cached: no table, never a crash
-        return None
-    return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
-
-
-def point_note(point: dict, served: Mapping[str, int]) -> str | None:
-    """Why an evaluation point is not a measure of the checkpoint as served (``served``, a reading), if it is not."""
-    notes = [f"measured {point['noise_note']}"] if point.get("noise_note") else []
-    notes += [note] if (note := reading_note(point, served)) else []
-    return "; ".join(notes) or None
-
-
-def checkpoint_name(path: str) -> str:
-    """How the page and the API name a checkpoint: its folder (or Hub repo) name."""
-    return Path(path.rstrip("/")).name
-
-
-@dataclass
-class ServedModel:
-    """A checkpoint the app runs, with the tables measured on it (read once: every preview quotes them)."""
-
-    name: str
-    path: str
-    model: RecurrentMemoryTransformer
-    evals: dict  # eval.json: {"tasks": {task: {"points": [...]}}}
-    no_rooms_evals: dict  # the same on the book without its room sentences (no_rooms.json)
-    people_evals: list[dict]  # names.json: Detect with other people's facts
-    miss_counts: dict  # misses.json (rmt.misses --summary)
-    cut_counts: dict  # cuts.json (rmt.cuts): haystacks with a cut fact, and the misses among them
-
-    @classmethod
-    def load(cls, path: str, device: torch.device, overlap: int | None = None) -> ServedModel:
-        return cls(
-            name=checkpoint_name(path),
-            path=path,
-            model=prepare_for_inference(read_with_overlap(load_checkpoint(path), overlap), device),
-            evals=checkpoint_table(path, "eval.json") or {},
-            no_rooms_evals=checkpoint_table(path, "no_rooms.json") or {},
-            people_evals=checkpoint_table(path, "names.json") or [],
-            miss_counts=checkpoint_table(path, "misses.json") or {},
-            cut_counts=checkpoint_table(path, "cuts.json") or {},
-        )
-
-    def points(self, task: str, noise: str = "valid") -> list[dict]:
-        """Measured points for ``task``, each naming its book; on the book without its room
-        sentences that table's points come first, so a tie of lengths goes to them."""
-        whole = self.evals.get("tasks", {}).get(task, {}).get("points", [])
-        points = [p | {"book": "held-out book"} for p in whole]
-        if noise == VALID_NO_ROOMS:
-            no_rooms = self.no_rooms_evals.get("tasks", {}).get(task, {}).get("points", [])
-            points = [p | {"book": "held-out book without its room sentences"} for p in no_rooms] + points
-        return points
-
-
-def same_layout(a: RecurrentMemoryTransformer, b: RecurrentMemoryTransformer) -> bool:
-    """Whether two models read haystacks alike: the page's segments, classes and layer picker are shared."""
-
-    def layout(m: RecurrentMemoryTransformer) -> tuple:
-        c, bc = m.config, m.backbone.config
-        classes = tuple(c.class_names or ())
-        return (
-            c.segment_size,
-            c.segment_overlap,
-            c.segment_snap,
-            c.num_mem_tokens,
-            classes,
-            bc.num_hidden_layers,
-            bc.num_attention_heads,
-        )
-
-    return layout(a) == layout(b)
-
-
 def load_benchmarks(folder: Path) -> dict[str, tuple[list[int], list[float]]]:
     """Every ``rmt.bench --json`` result shipped in ``folder``, as time-against-length series."""
     series: dict[str, tuple[list[int], list[float]]] = {}
     for file in sorted(folder.glob("*.json")):
         series |= benchmark_series(json.loads(file.read_text(encoding="utf-8")))
     return series
-
-
-def nearest_point(points: list[dict], num_tokens: int) -> dict:
-    """The measured point whose length is nearest ``num_tokens`` on a log scale (the first, in a tie)."""
-    return min(points, key=lambda p: abs(math.log(p["tokens"] / max(1, num_tokens))))
 
 
 @dataclass
@@ -246,16 +159,6 @@ def overlap_from_env() -> int | None:
         return int(value)
     except ValueError:
         raise ValueError(f"RMT_SEGMENT_OVERLAP must be a whole number of tokens, got {value!r}") from None
-
-
-def read_with_overlap(model: RecurrentMemoryTransformer, overlap: int | None) -> RecurrentMemoryTransformer:
-    """``model`` reading segments that re-read ``overlap`` tokens of the one before (None: as configured)."""
-    if overlap is not None:
-        try:
-            model.read_segments(overlap)
-        except ValueError as error:
-            raise ValueError(f"RMT_SEGMENT_OVERLAP: {error}") from None
-    return model
 
 
 def extra_checkpoints_from_env() -> list[str]:
@@ -446,7 +349,7 @@ class Explorer:
                 seed=seed,
                 noise=noise_source,
             )
-            if note := self.people_note(facts, hay.num_tokens, self.auto_model(hay)):
+            if note := people_note(facts, hay.num_tokens, self.auto_model(hay)):
                 hay.notes.append(note)
         else:
             try:
@@ -533,7 +436,7 @@ class Explorer:
             "characters": len(hay.text),
             "notes": list(hay.notes),
             "model": self.auto_model(hay).name,  # what a run with the model left at "auto" uses
-            "measured_accuracy": self.measured_accuracy(hay.task, hay.num_tokens, hay.noise),
+            "measured_accuracy": measured_accuracy(self.served.values(), hay.task, hay.num_tokens, hay.noise),
             "rooms_named": len(hay.room_mentions),  # sentences of the noise that name a room: see room_mentions
             "facts": [
                 {"text": f.text, "token": f.token_start, "segment": self.segment_of(f.token_start, hay) + 1}
@@ -583,7 +486,7 @@ class Explorer:
             f"segment {segment + 1:,} “{markdown_literal(second)}”)"
         )
         line = where + (": the memory joined the halves." if right else ": the memory had to join the halves.")
-        if measured := self.cut_line(served, hay.task):
+        if measured := cut_line(served, hay.task):
             line += f" In evaluation {measured}"
         return line
 
@@ -603,182 +506,9 @@ class Explorer:
             f"Plain segments would have cut the fact in two (“{markdown_literal(first)}” | "
             f"“{markdown_literal(second)}”); {how}, segment {segment:,} read it whole."
         )
-        if measured := self.cut_line(served, hay.task):
+        if measured := cut_line(served, hay.task):
             line += f" Read with plain segments, in evaluation {measured}"
         return line
-
-    def measured_accuracy(
-        self, task: str, num_tokens: int, noise: str = "valid", models: list[ServedModel] | None = None
-    ) -> str | None:
-        """What evaluation measured for this task at the nearest length, so a run is read against it.
-
-        One run is one sample: a right answer at 2M tokens is not proof, a wrong one not a bug. One
-        sentence per model (every served one unless ``models`` says) says how often it was right at
-        about this length, and on which book: the one without its room sentences has its own table.
-        """
-        sentences = []
-        for served in self.served.values() if models is None else models:
-            points = served.points(task, noise)
-            if not points or num_tokens <= 0:
-                continue
-            point = nearest_point(points, num_tokens)
-            sentences.append(
-                f"In evaluation {served.name} answered {percent(point['accuracy'])} of {task} haystacks of "
-                f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, {point['book']}"
-                + (f"; chance is {1 / len(self.class_names):.0%})." if not sentences else ").")
-                + (f" That point was {note}." if (note := point_note(point, reading_of(served.model.config))) else "")
-            )
-        return " ".join(sentences) or None
-
-    def direction_note(self, hay: Haystack, served: ServedModel) -> str | None:
-        """How often evaluation got Reasoning right when the asked fact stated this direction.
-
-        The shipped model reads the facts out of memory by their direction, not by the question's:
-        asked for the room north of another it is nearly always right, south nearly always wrong.
-        One run cannot show that; the measured rates at about this length can.
-        """
-        if hay.task != "reasoning" or not hay.answer:
-            return None
-        asked = asked_fact(hay)
-        direction = relation_direction(asked.text) if asked else None
-        rows = complete_reasoning_rows(served.miss_counts)
-        if direction is None or not rows:
-            return None
-        row = nearest_point(rows, hay.num_tokens)
-        groups = row["splits"]["asked_direction"]
-        if direction not in groups:
-            return None
-
-        def right(d: str) -> str:
-            return "{} of {}".format(*group_right(groups[d]))
-
-        others = ", ".join(f"{d} {right(d)}" for d in OPPOSITE if d != direction and d in groups)
-        rates = [r / n for r, n in (group_right(g) for g in groups.values()) if n]
-        # rmt-minilm-babi's rates differ by up to 64 points by direction (1,024 segments: north 79%, south 15%);
-        # a reader steered by the question (rmt-minilm-reasoning) keeps them close: no preference to name.
-        lopsided = max(rates) - min(rates) >= 0.3
-        why = ": it reads the facts out of memory by their direction more than by the question's (see About)"
-        return (
-            f"Asked for the room **{direction}** of another, {served.name} was right {right(direction)} times "
-            f"in evaluation at {row['tokens']:,} tokens ({others}){why if lopsided else ''}."
-        )
-
-    def room_sentence_lines(self) -> list[str]:
-        """Each served checkpoint's accuracy on the book and on it without its room sentences, at the lengths
-        both were measured: the About text quotes the tables, so it cannot go stale when a model is replaced."""
-        lines = []
-        for served in self.served.values():
-            for task, entry in served.no_rooms_evals.get("tasks", {}).items():
-                whole = {p["tokens"]: p for p in served.points(task)}
-                for p in entry["points"]:
-                    if (book := whole.get(p["tokens"])) is not None:
-                        lines.append(
-                            f"- `{served.name}`, {task}, {p['segments']:,} segments: {book['correct']} of "
-                            f"{book['samples']} on the book, {p['correct']} of {p['samples']} without its room "
-                            "sentences"
-                        )
-        return lines
-
-    def reasoning_miss_line(self, served: ServedModel) -> str | None:
-        """What a checkpoint's Reasoning misses were, and its right answers by the asked direction, over
-        every length its ``misses.json`` lists in full."""
-        rows = complete_reasoning_rows(served.miss_counts)
-        if not rows:
-            return None
-        counts = total(rows)
-        directions = counts["splits"]["asked_direction"]
-        low, high = min(r["tokens"] for r in rows), max(r["tokens"] for r in rows)
-        right = ", ".join("{} {} of {}".format(d, *group_right(directions[d])) for d in OPPOSITE if d in directions)
-        return (
-            f"`{served.name}`, {low:,} to {high:,} tokens: {counts['kinds']['other_fact']} of its "
-            f"{counts['misses_listed']:,} wrong answers were the room of the other fact (a wrong room drawn at "
-            f"random would be that {counts['other_fact_by_chance']:.0f} times); asked for the room in each "
-            f"direction it was right {right}."
-        )
-
-    def cut_line(self, served: ServedModel, task: str = "detect") -> str | None:
-        """How often a checkpoint missed ``task`` haystacks with a cut fact, beside those without one."""
-        totals = cut_totals(served.cut_counts.get("rows", []), task)
-        if totals is None:
-            return None
-        low, high = totals["tokens"]
-        return (
-            f"`{served.name}` missed {totals['cut_missed']} of the {totals['cut']:,} {task} haystacks with a cut "
-            f"fact and {totals['uncut_missed']} of the {totals['samples'] - totals['cut']:,} without "
-            f"({low:,} to {high:,} tokens)."
-        )
-
-    def cuts_paragraph(self, scene: str) -> str:
-        """The About page on facts cut by a segment boundary, for the reading this server serves, with what
-        evaluation measured on cut haystacks (read plainly: ``cuts.json``)."""
-        lines = "\n".join(f"- {line}" for m in self.served.values() if (line := self.cut_line(m)))
-        lines = lines or "- (not measured for the served checkpoints)"
-        cfg = self.model.config
-        if cfg.segment_snap:
-            return (
-                "A fact goes in wherever the segments happen to end. Read with plain segments, now and then a "
-                'boundary cuts one in two ("sandra travelled" | "to the hallway."), and the memory has to join the '
-                f"halves, which it does not always do (measured reading plain segments):\n\n{lines}\n\nThis server "
-                "moves each boundary instead: a segment is cut from the end as usual, then its start moves forward to "
-                f"just after the first sentence end among the {cfg.segment_snap} tokens from the token before it. A "
-                "fact starts after a sentence end and ends with one, so no boundary falls inside a fact of up to "
-                f"{cfg.segment_snap} tokens, and nothing is read twice; a segment is up to {cfg.segment_snap - 1} "
-                "tokens short now and then (about 1% more segments). The preview says where plain segments would "
-                f"have cut a fact and which segment reads it whole, and so does the verdict; the scene *{scene}* "
-                "shows one. A number the page quotes that was measured reading otherwise says so."
-            )
-        if not cfg.segment_overlap:
-            return (
-                "A fact goes in wherever the segments happen to end, so now and then a segment boundary cuts it "
-                'in two ("sandra travelled" | "to the hallway."), and the memory has to join the halves, which it '
-                f"does not always do:\n\n{lines}\n\nThe preview marks a cut fact ✂ and the verdict says so; the "
-                f"scene *{scene}* shows one. This server reads plain segments (`RMT_SEGMENT_OVERLAP=0`). The shipped "
-                "checkpoints move each boundary to a sentence end instead: a segment starts just after the first "
-                f"sentence end among the {LONGEST_FACT_TOKENS} tokens from the token before its plain start, so that "
-                f"no fact, {LONGEST_FACT_TOKENS} tokens at most, is cut and nothing is read twice (the README says "
-                "what that changed)."
-            )
-        ratio = cfg.text_per_segment / (cfg.text_per_segment - cfg.segment_overlap)
-        return (
-            "A fact goes in wherever the segments happen to end. Read with plain segments, now and then a boundary "
-            'cuts one in two ("sandra travelled" | "to the hallway."), and the memory has to join the halves, which '
-            f"it does not always do (measured reading plain segments):\n\n{lines}\n\nThis server reads with "
-            f"overlapping segments instead: each segment after the first re-reads the last {cfg.segment_overlap} "
-            f"tokens of the one before, so a fact of up to {cfg.segment_overlap + 1} tokens is read whole by some "
-            f"segment, for {ratio:.2f} times the segments. The preview says where plain segments would have cut a "
-            f"fact and which segment reads it whole, and so does the verdict; the scene *{scene}* shows one. A "
-            "number the page quotes that was measured reading otherwise says so."
-        )
-
-    def people_note(self, facts: list[str], num_tokens: int, served: ServedModel) -> str | None:
-        """Facts about several people: how often the model kept them apart in evaluation.
-
-        A model that only ever saw one person a haystack answers the room it read last, whoever it
-        belongs to; a user who types two people's facts must be told what to expect.
-        """
-        people = {name for name in map(fact_person, facts) if name}
-        if len(people) < 2:
-            return None
-        others = min(len(people), len(NAMES)) - 1
-        rows = [r for r in served.people_evals if r.get("task") == "detect" and r.get("other_people") == others]
-        if not rows or not rows[0].get("points"):
-            return (
-                f"The facts are about {len(people)} people. {served.name} was never measured keeping people "
-                "apart: it may answer the room it read last, whoever it belongs to."
-            )
-        point = nearest_point(rows[0]["points"], num_tokens)
-        note = (
-            f"The facts are about {len(people)} people. In evaluation {served.name} answered "
-            f"{percent(point['accuracy'])} of Detect haystacks holding {others + 1} people's facts right "
-            f"({point['correct']} of {point['samples']} at {point['tokens']:,} tokens, held-out book)."
-        )
-        if split := order_split(point):
-            last, earlier = split
-            note += (
-                f" It was right {last['correct']} of {last['samples']} times when the asked person's fact came "
-                f"last, {earlier['correct']} of {earlier['samples']} when another person's fact came after it."
-            )
-        return note
 
     def preview_html(self, hay: Haystack) -> str:
         """The neighbourhood of each fact, highlighted; never the whole (possibly 10 MB) text."""
@@ -1040,9 +770,9 @@ class Explorer:
                 lines.append(line)
             if line := self.cut_verdict(hay, answer == hay.answer, served):
                 lines.append(line)
-            if line := self.direction_note(hay, served):
+            if line := direction_note(hay, served):
                 lines.append(line)
-        if line := self.measured_accuracy(hay.task, hay.num_tokens, hay.noise, [served]):
+        if line := measured_accuracy([served], hay.task, hay.num_tokens, hay.noise):
             lines.append(line + " One run is one sample.")
         if self.baseline is not None:
             window = self.baseline.config.text_per_segment

@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 from conftest import tiny_model
 
+from rmt import measured_notes
 from rmt.checkpoint import resolve_checkpoint, save_checkpoint
 from rmt.cuts import cut_totals
-from rmt.explorer import ROOT, Explorer, extra_checkpoints_from_env, nearest_point, other_fact_verdict
+from rmt.explorer import ROOT, Explorer, extra_checkpoints_from_env, other_fact_verdict
 from rmt.formatting import reading, reading_note, reading_of
 from rmt.inference import inspect_segment
 from rmt.misses import complete_reasoning_rows, total
 from rmt.segments import segment_bounds, sentence_end_ids, text_bounds
+from rmt.served import nearest_point
 from rmt.tasks import ROOMS, rooms_named
 
 
@@ -197,23 +199,24 @@ def test_the_book_without_its_room_sentences_is_read_against_its_own_table(explo
 
 
 def test_the_about_lines_quote_the_served_checkpoints_tables(explorer) -> None:
-    """The About text's numbers come from the shipped tables, so replacing a model cannot leave them stale."""
+    """The About text's numbers come from the shipped tables, so replacing a model cannot leave them stale. The
+    two points are matched by tokens and said in tokens: each table may have read them in other segments."""
     babi = explorer.served["rmt-minilm-babi"]
-    lines = explorer.room_sentence_lines()
+    lines = measured_notes.room_sentence_lines(explorer.served.values())
     for task, entry in babi.no_rooms_evals["tasks"].items():
         for p in entry["points"]:
             book = shipped_point("rmt-minilm-babi", task, p["tokens"])
             assert (
-                f"- `rmt-minilm-babi`, {task}, {p['segments']:,} segments: {book['correct']} of {book['samples']} "
+                f"- `rmt-minilm-babi`, {task}, {p['tokens']:,} tokens: {book['correct']} of {book['samples']} "
                 f"on the book, {p['correct']} of {p['samples']} without its room sentences"
             ) in lines
     counts = total(complete_reasoning_rows(babi.miss_counts))
-    line = explorer.reasoning_miss_line(babi)
+    line = measured_notes.reasoning_miss_line(babi)
     assert f"{counts['kinds']['other_fact']} of its {counts['misses_listed']:,} wrong answers" in line
     north = counts["splits"]["asked_direction"]["north"]
     assert f"north {north['samples'] - north['misses_listed']} of {north['samples']}" in line
-    assert explorer.cut_line(babi).startswith("`rmt-minilm-babi` missed ")
-    assert explorer.cut_line(babi, "memorize") is None  # no Memorize fact was cut: nothing to compare
+    assert measured_notes.cut_line(babi).startswith("`rmt-minilm-babi` missed ")
+    assert measured_notes.cut_line(babi, "memorize") is None  # no Memorize fact was cut: nothing to compare
 
 
 def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(plain_explorer) -> None:
@@ -261,7 +264,7 @@ def test_a_fact_cut_by_a_segment_boundary_is_shown_and_named_in_the_verdict(plai
     assert measured in joined.verdict and "reads only the end of a fact that its window cuts" in joined.verdict
     uncut = explorer.generate("detect", 1840, seed=1, noise_source="valid-no-rooms")[2]
     assert uncut["facts"][0]["cut"] is None and uncut["facts"][0]["bridged"] is None
-    about = explorer.cuts_paragraph("A fact at a segment boundary")
+    about = measured_notes.cuts_paragraph(explorer.served.values(), "A fact at a segment boundary")
     assert measured in about and "the scene *A fact at a segment boundary* shows one" in about
     assert "The shipped checkpoints move each boundary to a sentence end instead" in about
 
@@ -301,12 +304,12 @@ def test_a_reasoning_verdict_quotes_how_often_its_asked_direction_was_right(expl
     row = min(rows, key=lambda r: abs(r["tokens"] - 920))
     group = row["splits"]["asked_direction"][direction]
     babi = explorer.served["rmt-minilm-babi"]
-    note = explorer.direction_note(hay, babi)
+    note = measured_notes.direction_note(hay, babi)
     assert f"room **{direction}** of another, rmt-minilm-babi was" in note
     assert f"right {group['samples'] - group['misses_listed']} of {group['samples']} times" in note
     assert note in final_view(explorer, hay_id, "rmt-minilm-babi").verdict
     memorize_id, *_ = explorer.generate("memorize", 920, seed=4)
-    assert explorer.direction_note(explorer.entry(memorize_id).haystack, babi) is None
+    assert measured_notes.direction_note(explorer.entry(memorize_id).haystack, babi) is None
 
 
 def shipped_point(checkpoint: str, task: str, tokens: int) -> dict:
@@ -413,9 +416,10 @@ def test_an_overlap_shows_the_cut_it_avoids_and_reads_the_fact_whole(monkeypatch
     quoted = nearest_point(overlapped.served["rmt-minilm-babi"].points("detect"), 1840)
     note = reading_note(quoted, reading(7))  # a point measured otherwise says so
     assert "**Correct.**" in verdict and (f"That point was {note}." in verdict if note else "That point" not in verdict)
-    about = overlapped.cuts_paragraph("the scene")
+    about = measured_notes.cuts_paragraph(overlapped.served.values(), "the scene")
     assert "re-reads the last 7 tokens of the one before, so a fact of up to 8 tokens" in about
-    assert "for 1.06 times the segments" in about and overlapped.cut_line(overlapped.served["rmt-minilm-babi"]) in about
+    assert "for 1.06 times the segments" in about
+    assert measured_notes.cut_line(overlapped.served["rmt-minilm-babi"]) in about
     monkeypatch.setenv("RMT_SEGMENT_OVERLAP", "0")
     assert reading_of(Explorer(device="cpu", extra_checkpoints=[]).model.config) == reading()
     for bad in ("115", "-1", "sixteen"):
@@ -453,4 +457,4 @@ def test_the_shipped_reading_moves_boundaries_to_sentence_ends(explorer, tokeniz
     quoted = nearest_point(explorer.served["rmt-minilm-babi"].points("detect"), 1840)
     note = reading_note(quoted, reading(0, 8))
     assert f"That point was {note}." in verdict if note else "That point" not in verdict
-    assert "moves each boundary instead" in explorer.cuts_paragraph("the scene")
+    assert "moves each boundary instead" in measured_notes.cuts_paragraph(explorer.served.values(), "the scene")

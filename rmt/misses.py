@@ -136,6 +136,7 @@ def sort_run(run: dict, tokenizer, text_per_segment: int, splits: bool = True) -
                 "task": run["task"],
                 "tokens": point["tokens"],
                 "segments": point.get("segments"),
+                **({"segments_read": point["segments_read"]} if "segments_read" in point else {}),  # snapped
                 "segment_overlap": run.get("segment_overlap", 0),
                 "segment_snap": run.get("segment_snap", 0),
                 "eval_command": run.get("command"),  # what printed the run: rerun it to remeasure

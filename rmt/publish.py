@@ -346,7 +346,7 @@ def misses_section(result: dict) -> str:
     for r in sorted(rows, key=lambda r: r["tokens"]):
         kinds, splits = r["kinds"], r["splits"]
         by_direction = "".join(f"| {right_of(splits['asked_direction'].get(d))} " for d in DIRECTIONS)
-        segments = f"{r['segments']:,}" if r.get("segments") else "-"
+        segments = f"{segments_read(r):,}" if r.get("segments") else "-"  # as the accuracy table gives them
         lines.append(
             f"| {segments} | {r['tokens']:,} | {r['correct']}/{r['samples']} "
             f"| {kinds['other_fact']} ({r['other_fact_by_chance']:.0f}) | {kinds['question_room']} "
@@ -387,7 +387,7 @@ def cuts_section(result: dict, served: Mapping[str, int] | None = None) -> str:
     for r in result["rows"]:
         unlisted = r["samples"] - r["correct"] - r["misses_listed"]
         note = f" ({unlisted} more not listed)" if unlisted else ""
-        segments = f"{r['segments']:,}" if r.get("segments") else "-"
+        segments = f"{segments_read(r):,}" if r.get("segments") else "-"  # as the accuracy table gives them
         lines.append(
             f"| {r['task']} | `{r['noise']}` | {segments} | {r['tokens']:,} | {r['samples']} | {r['cut']} "
             f"| {r['cut_missed']} | {r['uncut_missed']}{note} |"

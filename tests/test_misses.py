@@ -123,6 +123,13 @@ def test_a_checkpoint_ships_the_counts_and_its_card_a_table_once(hay, tokenizer,
     column = ["north", "south", "east", "west"].index(direction)
     assert cells[7 + column] == f"{asked[direction]['samples'] - 1}/{asked[direction]['samples']}"
     assert "`python -m rmt.evaluate X`" in card and "`python -m rmt.misses Y`" in card
+    # read with boundaries at sentence ends a point asked for 174 segments read 175.6 a haystack: the row
+    # keeps that mean and the card gives it, as the accuracy table does
+    snapped = run | {"points": [point | {"segments_read": 175.6}], "segment_snap": 8}
+    rows = sort_run(snapped, tokenizer, per_segment)
+    assert rows[0]["segments_read"] == 175.6 and rows[0]["segment_snap"] == 8
+    update_misses(tmp_path, {"command": "python -m rmt.misses Y", "rows": rows})
+    assert "| 176 | 20,000 | 2/3 | 1 (" in (tmp_path / "README.md").read_text()
 
 
 def test_a_run_read_with_an_overlap_is_sorted_by_its_own_segments(tokenizer) -> None:

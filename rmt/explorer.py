@@ -943,8 +943,8 @@ class Explorer:
         notes = {  # the baseline reads one window: nothing to overlap
             panel: reading_note(tables[name], served_readings.get(name, reading())) for panel, name in panels.items()
         }
-        overlaps = {panel: tables[name].get("segment_overlap", 0) for panel, name in panels.items()}
-        return plots.needle_figure(maps, self.model.config.text_per_segment, task, overlaps, notes) if maps else None
+        columns = {panel: plots.needle_columns(tables[name]) for panel, name in panels.items()}
+        return plots.needle_figure(maps, self.model.config.text_per_segment, task, columns, notes) if maps else None
 
     def accuracy_figure(self) -> go.Figure:
         """Every served checkpoint's accuracy against length, the baseline's dashed, on the held-out book."""

@@ -15,7 +15,6 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from rmt.formatting import percent
-from rmt.segments import num_segments
 
 MAX_MAP = 256
 FONT = {"size": 15}
@@ -511,11 +510,27 @@ def needle_grid(cells: dict[str, dict[str, float]]) -> tuple[list[str], list[str
     return segments, depths, [[cells[s].get(d) for s in segments] for d in depths]
 
 
+def needle_columns(table: dict) -> list[int]:
+    """The segments each column of a needle map (``rmt.evaluate --depths`` JSON) read, in column order.
+
+    With an overlap or with boundaries at sentence ends a length takes more segments than the ``--segments N``
+    its column was asked for; the points say how many (``segments``, or the mean ``segments_read`` over a
+    snapped point's haystacks, averaged over depths). Where the points do not cover every column: N.
+    """
+    segments, _, _ = needle_grid(table["needle"])
+    by_tokens: dict[int, list[float]] = {}
+    for p in table.get("points", []):
+        by_tokens.setdefault(p["tokens"], []).append(p.get("segments_read", p["segments"]))
+    if len(by_tokens) != len(segments):
+        return [int(s) for s in segments]
+    return [round(sum(read) / len(read)) for _, read in sorted(by_tokens.items())]
+
+
 def needle_figure(
     maps: dict[str, dict[str, dict[str, float]]],
     text_per_segment: int,
     task: str | None = None,
-    overlaps: Mapping[str, int] | None = None,
+    columns: Mapping[str, list[int]] | None = None,
     notes: Mapping[str, str | None] | None = None,
 ) -> go.Figure:
     """Accuracy at every (length, fact depth) cell, one panel per model, side by side.
@@ -524,8 +539,8 @@ def needle_figure(
     Side by side because the contrast is the point: without memory only the bottom row (fact in
     the last window) is lit; with memory the whole map should be. Short panel names (the task
     goes in the title) and a colour bar underneath leave each panel room on a phone. A map's lengths are
-    the ``--segments N`` it was asked for, N x ``text_per_segment`` tokens; ``overlaps`` is the overlap each
-    panel's map was read with, so its ticks count the segments it read (more than N with an overlap).
+    the ``--segments N`` it was asked for, N x ``text_per_segment`` tokens; ``columns`` gives each panel's
+    segments read per column (``needle_columns``), so its ticks count what it read (N where not given).
     ``notes`` says on hover how a map was read where that is not how its checkpoint is read now.
     """
     from plotly.subplots import make_subplots
@@ -536,9 +551,8 @@ def needle_figure(
         segments, depths, table = needle_grid(maps[name])  # table: [depths, lengths]
         z = np.array([[np.nan if v is None else v for v in row] for row in table], dtype=np.float32)
         labels = [["" if v is None else percent(v) for v in row] for row in table]  # from the exact values, as the card
-        overlap = (overlaps or {}).get(name, 0)
         lengths = [int(s) * text_per_segment for s in segments]  # tokens of each column
-        read = [num_segments(tokens, text_per_segment, overlap) for tokens in lengths]
+        read = (columns or {}).get(name) or [int(s) for s in segments]
         x = [f"{n:,} seg" for n in read]
         y = [f"{float(d):.0%}" for d in depths]
         note = f"<br>{note}" if (note := (notes or {}).get(name)) else ""

@@ -22,7 +22,7 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, save_chec
 from rmt.evaluate import order_split, wilson_interval
 from rmt.formatting import percent, reading, reading_note, reading_of, reading_words
 from rmt.misses import complete_reasoning_rows, group_right, summary_rows
-from rmt.plots import needle_grid
+from rmt.plots import needle_columns, needle_grid
 from rmt.tasks import OPPOSITE
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -199,8 +199,7 @@ def needle_section(needle: dict, served: Mapping[str, int] | None = None) -> str
     """The needle map as a Markdown table (rows: fact depth, columns: segments), for the model card."""
     segments, depths, table = needle_grid(needle["needle"])
     samples = needle["points"][0]["samples"] if needle.get("points") else "?"
-    read = sorted({p["segments"] for p in needle.get("points", [])})  # as read: an overlap reads more segments
-    columns = read if len(read) == len(segments) else [int(s) for s in segments]
+    columns = needle_columns(needle)  # as read: an overlap or sentence-end boundaries read more segments
     lines = [
         f"## Needle map ({needle['task']}, {samples} samples per cell, fact at a fixed depth of the noise)",
         "",

@@ -160,7 +160,7 @@ def test_needle_figure_one_panel_per_model_cells_in_place() -> None:
     assert [a.text for a in fig.layout.annotations] == list(maps)
     titled = plots.needle_figure(maps, text_per_segment=115, task="detect")
     assert titled.layout.title.text.endswith("(detect)")
-    read = plots.needle_figure(maps, 115, overlaps={"RMT: detect": 7}, notes={"RMT: detect": "read otherwise"})
+    read = plots.needle_figure(maps, 115, columns={"RMT: detect": [5, 17]}, notes={"RMT: detect": "read otherwise"})
     # "--segments 4" asks for 460 tokens; re-reading 7 tokens a segment, that is 5 segments (115 + 4 x 108 >= 460)
     assert read.data[0].customdata[0][0] == "5 segments (460 tokens), fact at 0%<br>read otherwise"
     assert list(read.data[0].x) == ["5 seg", "17 seg"] and list(read.data[1].x) == ["4 seg"]
@@ -235,3 +235,21 @@ def test_accuracy_figure_grows_with_its_legend_so_the_plot_keeps_its_height() ->
     few = plots.accuracy_figure({"a: memorize": point})
     many = plots.accuracy_figure({f"m{i}: memorize": point for i in range(17)})
     assert many.layout.height - few.layout.height >= 16 * (len(many.data) - len(few.data))
+
+
+def test_needle_columns_count_the_segments_each_length_read() -> None:
+    """The ticks and the card's header say what was read: a snapped point's mean over its haystacks and depths,
+    an overlapped point's segments; a baseline reading one window keeps the numbers asked for."""
+    cells = {"1": {"0": 1.0, "1": 1.0}, "4": {"0": 1.0, "1": 1.0}, "256": {"0": 1.0, "1": 1.0}}
+    snapped = [
+        {"tokens": 115, "segments": 1, "segments_read": 1.0},
+        {"tokens": 460, "segments": 4, "segments_read": 4.58},
+        {"tokens": 460, "segments": 4, "segments_read": 4.62},
+        {"tokens": 29_440, "segments": 256, "segments_read": 258.3},
+        {"tokens": 29_440, "segments": 256, "segments_read": 258.38},
+    ]
+    assert plots.needle_columns({"needle": cells, "points": snapped}) == [1, 5, 258]
+    overlapped = [{"tokens": t, "segments": n} for t, n in ((115, 1), (460, 5), (29_440, 273))]
+    assert plots.needle_columns({"needle": cells, "points": overlapped}) == [1, 5, 273]
+    assert plots.needle_columns({"needle": cells, "points": overlapped[:2]}) == [1, 4, 256]  # points missing
+    assert plots.needle_columns({"needle": cells}) == [1, 4, 256]

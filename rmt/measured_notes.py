@@ -44,7 +44,7 @@ def direction_note(hay: Haystack, served: ServedModel) -> str | None:
     """How often evaluation got Reasoning right when the asked fact stated this direction.
 
     The shipped model reads the facts out of memory by their direction, not by the question's:
-    asked for the room north of another it is nearly always right, south nearly always wrong.
+    asked for the room north of another it is mostly right, south mostly wrong.
     One run cannot show that; the measured rates at about this length can.
     """
     if hay.task != "reasoning" or not hay.answer:
@@ -64,7 +64,7 @@ def direction_note(hay: Haystack, served: ServedModel) -> str | None:
 
     others = ", ".join(f"{d} {right(d)}" for d in OPPOSITE if d != direction and d in groups)
     rates = [r / n for r, n in (group_right(g) for g in groups.values()) if n]
-    # rmt-minilm-babi's rates differ by up to 64 points by direction (1,024 segments: north 79%, south 15%);
+    # rmt-minilm-babi's rates differ by 50 points by direction (117,760 tokens: north 32 of 48, south 9 of 52);
     # a reader steered by the question (rmt-minilm-reasoning) keeps them close: no preference to name.
     lopsided = max(rates) - min(rates) >= 0.3
     why = ": it reads the facts out of memory by their direction more than by the question's (see About)"

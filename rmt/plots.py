@@ -495,8 +495,9 @@ def accuracy_figure(
 
 def accuracy_height(entries: int) -> int:
     """Figure height (px) for a legend of ``entries``: the legend takes two columns on a wide page and one on a
-    phone, so this gives each entry 16 px, between the two (17 entries: a plot 312 px tall on a 1400 px wide
-    page, 167 px on a 420 px phone, in Chromium; 100 px and less at the fixed 440 px it had before)."""
+    phone, so this gives each entry 16 px, between the two. With 17 entries the plot is 312 px tall on a
+    1,400 px wide page and 167 px on a 420 px phone (Chromium); at the fixed 440 px it had before, about 100 px
+    on a wide page (by screenshot)."""
     return 380 + 16 * entries
 
 

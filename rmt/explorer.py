@@ -212,7 +212,7 @@ class Explorer:
         self.max_cached_tokens = 4 * self.limits.max_tokens  # ~9 bytes a token (ids + text): 72 MB on the CPU
         self.lock = threading.Lock()
         self.bounds_kept: OrderedDict[int, tuple[Haystack, list[tuple[int, int]]]] = OrderedDict()  # see bounds
-        self.class_names = self.model.config.class_names or list(ROOMS)
+        self.class_names = default.class_names
         self.benchmarks = load_benchmarks(BENCH_DIR)
 
     # ----- models ----------------------------------------------------------------------------

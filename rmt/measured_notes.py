@@ -15,7 +15,7 @@ from rmt.formatting import percent, reading_of
 from rmt.haystack import Haystack, asked_fact, fact_person
 from rmt.misses import complete_reasoning_rows, group_right, total
 from rmt.served import ServedModel, nearest_point, point_note
-from rmt.tasks import LONGEST_FACT_TOKENS, NAMES, OPPOSITE, ROOMS, relation_direction
+from rmt.tasks import LONGEST_FACT_TOKENS, NAMES, OPPOSITE, relation_direction
 
 
 def measured_accuracy(models: Iterable[ServedModel], task: str, num_tokens: int, noise: str = "valid") -> str | None:
@@ -34,7 +34,7 @@ def measured_accuracy(models: Iterable[ServedModel], task: str, num_tokens: int,
         sentences.append(
             f"In evaluation {served.name} answered {percent(point['accuracy'])} of {task} haystacks of "
             f"{point['tokens']:,} tokens right ({point['correct']} of {point['samples']}, {point['book']}"
-            + (f"; chance is {1 / len(served.model.config.class_names or ROOMS):.0%})." if not sentences else ").")
+            + (f"; chance is {1 / len(served.class_names):.0%})." if not sentences else ").")
             + (f" That point was {note}." if (note := point_note(point, reading_of(served.model.config))) else "")
         )
     return " ".join(sentences) or None

@@ -19,6 +19,7 @@ from rmt.formatting import reading_note
 from rmt.inference import prepare_for_inference
 from rmt.model import RecurrentMemoryTransformer
 from rmt.noise import VALID_NO_ROOMS
+from rmt.tasks import ROOMS
 
 
 def checkpoint_table(path: str, file_name: str) -> dict | None:
@@ -67,6 +68,11 @@ class ServedModel:
             miss_counts=checkpoint_table(path, "misses.json") or {},
             cut_counts=checkpoint_table(path, "cuts.json") or {},
         )
+
+    @property
+    def class_names(self) -> list[str]:
+        """The answers its classifier chooses among (the six rooms where the config names none)."""
+        return list(self.model.config.class_names or ROOMS)
 
     def points(self, task: str, noise: str = "valid") -> list[dict]:
         """Measured points for ``task``, each naming its book; on the book without its room

@@ -407,8 +407,15 @@ def update_misses(folder: Path, result: dict) -> None:
 
 
 def update_no_rooms(folder: Path, files: list[str]) -> None:
-    """Replace a shipped checkpoint's ``no_rooms.json`` and its card's section from ``rmt.evaluate`` JSONs."""
-    ship_no_rooms(folder, pool_runs(files))
+    """Put ``rmt.evaluate`` JSONs into a shipped checkpoint's ``no_rooms.json`` and its card's section.
+
+    A length measured anew replaces its row; the rows not re-run stay as they were measured, each with its
+    own reading noted. A slow row (1,024 segments takes an hour of a CPU) is re-read one length at a time,
+    and the runs behind the older rows are often gone by then: the shipped table is their only record.
+    """
+    shipped = folder / "no_rooms.json"
+    pooled = pool_runs(files)
+    ship_no_rooms(folder, supersede(read_json(shipped), pooled, note="") if shipped.is_file() else pooled)
 
 
 def ship_no_rooms(folder: Path, pooled: dict) -> None:
@@ -551,7 +558,8 @@ def main(argv: list[str] | None = None) -> int:
         "--no-rooms",
         nargs="*",
         default=[],
-        help="JSONs from `rmt.evaluate --noise valid-no-rooms` (runs at one length pooled): no_rooms.json + card",
+        help="JSONs from `rmt.evaluate --noise valid-no-rooms` (runs at one length pooled; rows not re-run stay): "
+        "no_rooms.json + card",
     )
     parser.add_argument("--misses", default=None, help="a JSON from `rmt.misses`: misses.json + card")
     parser.add_argument("--cuts", default=None, help="a JSON from `rmt.cuts`: cuts.json + card")

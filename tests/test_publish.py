@@ -245,6 +245,28 @@ def test_no_rooms_runs_at_one_length_are_pooled(tmp_path) -> None:
     assert text.endswith("## Later\nkept\n")
 
 
+def test_no_rooms_update_replaces_the_lengths_measured_anew_and_keeps_the_rest(tmp_path) -> None:
+    """Re-reading one length with sentence-end boundaries replaces that row only; the older rows, whose runs
+    are gone, stay with their own reading noted."""
+    (tmp_path / "config.json").write_text(json.dumps({"segment_overlap": 0, "segment_snap": 8}))
+    (tmp_path / "README.md").write_text("# m\n")
+    update_no_rooms(tmp_path, [overlap_run(tmp_path, "o.json", 7, 38)])  # the detect row, read with an overlap
+    memorize = json.loads(Path(overlap_run(tmp_path, "m.json", 7, 36)).read_text()) | {"task": "memorize"}
+    (tmp_path / "m.json").write_text(json.dumps(memorize))
+    update_no_rooms(tmp_path, [str(tmp_path / "m.json")])
+    snapped = memorize | {"segment_overlap": 0, "segment_snap": 8}
+    snapped["points"] = [memorize["points"][0] | {"correct": 40, "segments_read": 1_031.9}]
+    (tmp_path / "s.json").write_text(json.dumps(snapped))
+    update_no_rooms(tmp_path, [str(tmp_path / "s.json")])
+    tasks = json.loads((tmp_path / "no_rooms.json").read_text())["tasks"]
+    assert [p["correct"] for p in tasks["detect"]["points"]] == [38]
+    assert [(p["correct"], p["segments_read"]) for p in tasks["memorize"]["points"]] == [(40, 1_031.9)]
+    rows = [line for line in (tmp_path / "README.md").read_text().splitlines() if line.startswith("| ")]
+    (detect,) = [r for r in rows if "| 38 / 40 |" in r]
+    (kept,) = [r for r in rows if "| 40 / 40 |" in r]
+    assert "7-token overlap" in detect and "overlap" not in kept and "36 / 40" not in "".join(rows)
+
+
 def test_cuts_table_reaches_the_card_once_with_unlisted_misses_said(tmp_path) -> None:
     row = {"task": "detect", "noise": "valid", "segments": 16, "tokens": 1840, "samples": 200, "correct": 197}
     result = {

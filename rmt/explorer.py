@@ -7,7 +7,6 @@ travels to the browser and gr.State never copies megabytes.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import math
@@ -20,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,28 +32,25 @@ from rmt.checkpoint import load_checkpoint, load_checkpoint_tokenizer, resolve_c
 from rmt.cuts import cut_halves
 from rmt.device import hardware_name, inference_dtype, pick_device
 from rmt.flops import PRESETS, compare
-from rmt.formatting import flops_saving, format_duration, markdown_literal, percent, reading, reading_note, reading_of
+from rmt.formatting import flops_saving, format_duration, percent, reading, reading_note, reading_of
 from rmt.haystack import (
     Haystack,
     build_custom_haystack,
     build_haystack,
-    fact_person,
-    mentions_after_facts,
-    other_fact,
 )
 from rmt.inference import LiveRun, classify_equal_length, inspect_segment, live_run, prepare_for_inference
 from rmt.measured_notes import cut_line, direction_note, measured_accuracy, people_note
-from rmt.noise import NOISE_SOURCES, VALID_NO_ROOMS
-from rmt.room_sentences import room_sentences
+from rmt.noise import NOISE_SOURCES
+from rmt.preview import preview_html
 from rmt.segments import Reading, fact_cuts, segment_of, text_bounds
 from rmt.served import ServedModel, checkpoint_name, checkpoint_table, nearest_point, point_note, same_layout
 from rmt.tasks import (
-    ROOM_WORD,
     ROOMS,
     TASKS,
     check_task,
     relation_direction,
 )
+from rmt.verdicts import bridge_verdict, cut_verdict, other_fact_verdict, room_mentions_verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "assets" / "bench"  # rmt.bench results: the measured time beside the FLOP chart
@@ -63,7 +60,6 @@ DEFAULT_BASELINE = ROOT / "checkpoints" / "baseline-no-memory"
 # Memorize and Detect facts over 1,024 segments. "auto" lets evaluation pick per haystack.
 REASONING_CHECKPOINT = ROOT / "checkpoints" / "rmt-minilm-reasoning"
 AUTO = "auto"
-PREVIEW_CONTEXT = 280  # characters shown on each side of a fact
 FLOP_PRESETS = ("minilm-l6", "bert-base", "opt-125m", "opt-1.3b", "opt-6.7b", "opt-30b", "opt-175b")
 
 
@@ -125,23 +121,6 @@ class RunView:
     segment: int = 0  # the segment to inspect by default (the first fact's)
     num_segments: int = 1
     tokens: int = 0  # tokens of the haystack, for the compute panel's marker
-
-
-def other_fact_verdict(hay: Haystack, answer: str) -> str | None:
-    """A line for a wrong answer that is another fact's room (rmt-minilm-babi's Reasoning at 117,760 tokens: 92 of
-    109 misses, where a random wrong room would be 22; ``python -m rmt.misses`` counts them in a run)."""
-    fact = other_fact(hay, answer)
-    if fact is None:
-        return None
-    why = (  # a relation ("The kitchen is north of the hallway.") names no person
-        "the shipped model never learned to keep people apart"
-        if fact_person(fact.text)
-        else "Reasoning's commonest miss"
-    )
-    return (
-        f"The **{answer}** is another fact's room: “{markdown_literal(fact.text)}” The model read a "
-        f"fact, just not the one the question asks about ({why}; see About)."
-    )
 
 
 def overlap_from_env() -> int | None:
@@ -361,7 +340,8 @@ class Explorer:
         with self.lock:
             self.entries[hay_id] = Entry(hay)
             self.evict()
-        return hay_id, self.preview_html(hay), self.summary(hay)
+        info = self.summary(hay)
+        return hay_id, preview_html(hay, info, self.model.config, partial(self.segment_of, hay=hay)), info
 
     def evict(self) -> None:
         """Forget the least recently used haystacks beyond the count and token budgets.
@@ -473,119 +453,6 @@ class Explorer:
             whole = next(k for k, (a, b) in enumerate(bounds) if a <= fact.token_start and fact.token_end <= b)
             bridges[i] = {"segment": whole + 1, "halves": list(cut_halves(hay, i, end, self.tokenizer))}
         return bridges
-
-    def cut_verdict(self, hay: Haystack, right: bool, served: ServedModel) -> str | None:
-        """A right or wrong answer on a haystack whose fact a segment boundary cut, with how often the
-        answering checkpoint missed such haystacks in evaluation, beside those without a cut."""
-        cuts = self.fact_cuts(hay)
-        if not cuts:
-            return self.bridge_verdict(hay, served)
-        segment, (first, second) = next((c["segment"], c["halves"]) for c in cuts.values())
-        where = (
-            f"A segment boundary cut the fact in two (segment {segment:,} read “{markdown_literal(first)}”, "
-            f"segment {segment + 1:,} “{markdown_literal(second)}”)"
-        )
-        line = where + (": the memory joined the halves." if right else ": the memory had to join the halves.")
-        if measured := cut_line(served, hay.task):
-            line += f" In evaluation {measured}"
-        return line
-
-    def bridge_verdict(self, hay: Haystack, served: ServedModel) -> str | None:
-        """The overlap at work: where plain segments would have cut the fact, and what that cost in evaluation."""
-        bridges = self.fact_bridges(hay)
-        if not bridges:
-            return None
-        segment, (first, second) = next((b["segment"], b["halves"]) for b in bridges.values())
-        cfg = self.model.config
-        how = (
-            "with the boundary moved to the sentence end"
-            if cfg.segment_snap
-            else f"re-reading the last {cfg.segment_overlap} tokens of each segment"
-        )
-        line = (
-            f"Plain segments would have cut the fact in two (“{markdown_literal(first)}” | "
-            f"“{markdown_literal(second)}”); {how}, segment {segment:,} read it whole."
-        )
-        if measured := cut_line(served, hay.task):
-            line += f" Read with plain segments, in evaluation {measured}"
-        return line
-
-    def preview_html(self, hay: Haystack) -> str:
-        """The neighbourhood of each fact, highlighted; never the whole (possibly 10 MB) text."""
-        info = self.summary(hay)
-        parts = [
-            f"<div class='rmt-preview'><p><b>{info['tokens']:,}</b> tokens · <b>{info['segments']:,}</b> segments of "
-            f"{self.model.config.segment_size} positions{self.overlap_words()} · {len(hay.text):,} characters · noise: "
-            f"{html.escape(hay.noise)}</p>"
-        ]
-        parts.extend(f"<p class='rmt-note'>⚠ {html.escape(note)}</p>" for note in hay.notes)
-        if info["measured_accuracy"]:
-            parts.append(f"<p class='rmt-expect'>{html.escape(info['measured_accuracy'])}</p>")
-        for fact, meta in zip(hay.facts, info["facts"], strict=True):
-            before = hay.text[max(0, fact.char_start - PREVIEW_CONTEXT) : fact.char_start]
-            after = hay.text[fact.char_end : fact.char_end + PREVIEW_CONTEXT]
-            cut = ""
-            if meta["cut"]:
-                first, second = (html.escape(half) for half in meta["cut"]["halves"])
-                cut = (
-                    f" · ✂ cut by the end of segment {meta['cut']['segment']:,}: “{first}” | “{second}”; "
-                    "the memory has to join the halves"
-                )
-            elif meta["bridged"]:
-                first, second = (html.escape(half) for half in meta["bridged"]["halves"])
-                cut = (
-                    f" · plain segments would cut it: “{first}” | “{second}”; segment "
-                    f"{meta['bridged']['segment']:,} reads it whole"
-                )
-            parts.append(
-                f"<p class='rmt-fact'><small>token {meta['token']:,} · segment {meta['segment']:,}{cut}</small><br>"
-                f"…{html.escape(before)}<mark>{html.escape(fact.text)}</mark>{html.escape(after)}…</p>"
-            )
-        parts.extend(self.room_mentions_html(hay))
-        tail = hay.text[max(0, len(hay.text) - len(hay.question) - PREVIEW_CONTEXT) : len(hay.text) - len(hay.question)]
-        parts.append(
-            f"<p class='rmt-question'>…{html.escape(tail)}<mark class='q'>{html.escape(hay.question)}</mark></p>"
-        )
-        truth = html.escape(hay.answer) if hay.answer else "not given"
-        parts.append(f"<p>Expected answer: <b>{truth}</b></p></div>")
-        return "\n".join(parts)
-
-    def overlap_words(self) -> str:
-        """How the preview says that segments keep facts whole: each re-reads the end of the one before, or
-        starts after a sentence end (nothing for plain segments)."""
-        cfg = self.model.config
-        if cfg.segment_snap:
-            return f", each starting after a sentence end where one lies within {cfg.segment_snap} tokens"
-        return (
-            f", each re-reading the last {cfg.segment_overlap} tokens of the one before" if cfg.segment_overlap else ""
-        )
-
-    def room_mentions_html(self, hay: Haystack) -> list[str]:
-        """A line on the sentences that name a room without being facts, and the last one after the fact."""
-        mentions = hay.room_mentions
-        if not len(mentions) and hay.noise == VALID_NO_ROOMS:
-            cut = len(room_sentences("valid"))
-            return [
-                f"<p class='rmt-rooms'>Nothing in this text but the facts names a room: the {cut} sentences of the "
-                "book that do were cut out. The memory only has to keep the fact.</p>"
-            ]
-        if not len(mentions):
-            return []
-        after = mentions_after_facts(hay)
-        count = f"{len(mentions):,} sentence{'s' if len(mentions) != 1 else ''}"
-        parts = [
-            f"<p class='rmt-rooms'>The text names a room in {count} that {'are' if len(mentions) != 1 else 'is'} "
-            f"not a fact ({len(after):,} after the fact; ▼ on the answer plot). The model can take one for a fact.</p>"
-        ]
-        if len(after):
-            i = int(after[-1])
-            segment = self.segment_of(int(mentions.tokens[i]), hay) + 1
-            sentence = html.escape(mentions.sentence(i, hay.text))
-            marked = ROOM_WORD.sub(lambda m: f"<mark class='room'>{m.group(0)}</mark>", sentence)
-            parts.append(
-                f"<p class='rmt-room'><small>segment {segment:,} · the last after the fact</small><br>{marked}</p>"
-            )
-        return parts
 
     # ----- running ---------------------------------------------------------------------------
     def stop(self, hay_id: str | None, wait: float = 10.0) -> str:
@@ -766,9 +633,15 @@ class Explorer:
         lines = [f"### RMT answers **{answer}** ({percent(probs[best])}) · `{served.name}`"]
         if hay.answer:
             lines.append("**Correct.**" if answer == hay.answer else f"**Wrong**: the facts say **{hay.answer}**")
-            if line := other_fact_verdict(hay, answer) or self.room_mentions_verdict(hay, run, answer):
+            segment_of = partial(self.segment_of, hay=hay)
+            if line := other_fact_verdict(hay, answer) or room_mentions_verdict(
+                hay, run.records, answer, self.class_names, segment_of
+            ):
                 lines.append(line)
-            if line := self.cut_verdict(hay, answer == hay.answer, served):
+            measured = cut_line(served, hay.task)
+            if line := cut_verdict(self.fact_cuts(hay), answer == hay.answer, measured) or bridge_verdict(
+                self.fact_bridges(hay), self.model.config, measured
+            ):
                 lines.append(line)
             if line := direction_note(hay, served):
                 lines.append(line)
@@ -794,40 +667,6 @@ class Explorer:
                 f"Without memory (same encoder, fine-tuned, reads only the last {window} tokens): **{base}**{note}"
             )
         return "\n\n".join(lines)
-
-    def room_mentions_verdict(self, hay: Haystack, run: LiveRun, answer: str) -> str | None:
-        """What the text said about rooms after the fact, next to a right or a wrong answer.
-
-        Only what was read: which sentence named the room the model gave, and whether it sat in the
-        question's own segment, where the answer reads it directly rather than through the memory.
-        It does not claim the sentence is why; evaluation without the book's room sentences is what
-        says it usually is.
-        """
-        after = mentions_after_facts(hay)
-        if not len(after):
-            return None
-        mentions = hay.room_mentions
-        if answer == hay.answer:
-            count = f"{len(after):,} sentence{'s' if len(after) != 1 else ''}"
-            return f"After the fact the text named a room in {count} (▼); the memory kept the fact."
-        same = after[mentions.rooms[after] == ROOMS.index(answer)] if answer in ROOMS else after[:0]
-        if not len(same):
-            return None
-        i = int(same[-1])
-        segment = self.segment_of(int(mentions.tokens[i]), hay)
-        quote = f"“{markdown_literal(plots.shorten(mentions.sentence(i, hay.text), 160))}”"
-        if segment == self.segment_of(hay.question_token_start, hay):
-            before = [r for r in run.records if r.index < segment and r.probabilities is not None]
-            kept = self.class_names[int(np.argmax(before[-1].probabilities))] if before else None
-            return (
-                f"The question's own segment ({segment + 1:,}, ▼) names the **{answer}**: {quote} "
-                "The answer reads that segment directly, beside the question"
-                + (f"; asked of the memory just before it, the model answered **{kept}**." if kept else ".")
-            )
-        return (
-            f"After the fact the text named the **{answer}** (segment {segment + 1:,}, ▼): {quote} "
-            "Sentences like this are where the shipped model loses facts on long haystacks (see About)."
-        )
 
     # ----- inspection ------------------------------------------------------------------------
     def inspect(self, hay_id: str | None, segment: int | float, layer: int | float | str, head: str | int) -> go.Figure:

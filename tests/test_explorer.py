@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from functools import partial
 
 import numpy as np
 import pytest
@@ -12,13 +13,14 @@ from conftest import tiny_model
 from rmt import measured_notes
 from rmt.checkpoint import resolve_checkpoint, save_checkpoint
 from rmt.cuts import cut_totals
-from rmt.explorer import ROOT, Explorer, extra_checkpoints_from_env, other_fact_verdict
+from rmt.explorer import ROOT, Explorer, extra_checkpoints_from_env
 from rmt.formatting import reading, reading_note, reading_of
 from rmt.inference import inspect_segment
 from rmt.misses import complete_reasoning_rows, total
 from rmt.segments import segment_bounds, sentence_end_ids, text_bounds
 from rmt.served import nearest_point
 from rmt.tasks import ROOMS, rooms_named
+from rmt.verdicts import other_fact_verdict, room_mentions_verdict
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +172,10 @@ def test_a_room_named_by_the_book_is_marked_and_the_verdict_says_what_it_did(exp
         [x, *row] for x, row in zip(marks.x, marks.customdata, strict=True)
     ]
     entry = explorer.entry(hay_id)
-    wrong = explorer.room_mentions_verdict(entry.haystack, entry.run, "office")
+    hay = entry.haystack
+    wrong = room_mentions_verdict(
+        hay, entry.run.records, "office", explorer.class_names, partial(explorer.segment_of, hay=hay)
+    )
     assert f"question's own segment ({question_segment}, ▼) names the **office**" in wrong
     assert "sinecure" in wrong and "the model answered **kitchen**" in wrong
 

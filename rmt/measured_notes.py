@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from rmt.cuts import cut_totals
 from rmt.evaluate import order_split
-from rmt.formatting import percent, reading_of
+from rmt.formatting import percent, reading_of, reading_words
 from rmt.haystack import Haystack, asked_fact, fact_person
 from rmt.misses import complete_reasoning_rows, group_right, total
 from rmt.served import ServedModel, nearest_point, point_note
@@ -76,7 +76,17 @@ def direction_note(hay: Haystack, served: ServedModel) -> str | None:
 
 def room_sentence_lines(models: Iterable[ServedModel]) -> list[str]:
     """Each served checkpoint's accuracy on the book and on it without its room sentences, at the lengths
-    both were measured: the About text quotes the tables, so it cannot go stale when a model is replaced."""
+    both were measured: the About text quotes the tables, so it cannot go stale when a model is replaced.
+
+    The two tables are re-read one length at a time, so a pair may have read its haystacks differently (the
+    book with sentence-end boundaries, the other with the older overlap): a count not read as served says so.
+    """
+
+    def count(point: dict, served: ServedModel) -> str:  # the reading said briefly: the page says how it reads
+        read = reading_of(point)
+        note = f" (read with {reading_words(read)})" if read != reading_of(served.model.config) else ""
+        return f"{point['correct']} of {point['samples']}{note}"
+
     lines = []
     for served in models:
         for task, entry in served.no_rooms_evals.get("tasks", {}).items():
@@ -84,9 +94,8 @@ def room_sentence_lines(models: Iterable[ServedModel]) -> list[str]:
             for p in entry["points"]:
                 if (book := whole.get(p["tokens"])) is not None:
                     lines.append(
-                        f"- `{served.name}`, {task}, {p['tokens']:,} tokens: {book['correct']} of "
-                        f"{book['samples']} on the book, {p['correct']} of {p['samples']} without its room "
-                        "sentences"
+                        f"- `{served.name}`, {task}, {p['tokens']:,} tokens: {count(book, served)} on the book, "
+                        f"{count(p, served)} without its room sentences"
                     )
     return lines
 

@@ -14,7 +14,7 @@ from rmt import measured_notes
 from rmt.checkpoint import resolve_checkpoint, save_checkpoint
 from rmt.cuts import cut_totals
 from rmt.explorer import ROOT, Explorer, extra_checkpoints_from_env
-from rmt.formatting import reading, reading_note, reading_of
+from rmt.formatting import reading, reading_note, reading_of, reading_words
 from rmt.inference import inspect_segment
 from rmt.misses import complete_reasoning_rows, total
 from rmt.segments import segment_bounds, sentence_end_ids, text_bounds
@@ -208,12 +208,17 @@ def test_the_about_lines_quote_the_served_checkpoints_tables(explorer) -> None:
     two points are matched by tokens and said in tokens: each table may have read them in other segments."""
     babi = explorer.served["rmt-minilm-babi"]
     lines = measured_notes.room_sentence_lines(explorer.served.values())
+    served_reading = reading_of(babi.model.config)
     for task, entry in babi.no_rooms_evals["tasks"].items():
         for p in entry["points"]:
             book = shipped_point("rmt-minilm-babi", task, p["tokens"])
+            book_note, note = (
+                f" (read with {reading_words(reading_of(q))})" if reading_of(q) != served_reading else ""
+                for q in (book, p)
+            )
             assert (
-                f"- `rmt-minilm-babi`, {task}, {p['tokens']:,} tokens: {book['correct']} of {book['samples']} "
-                f"on the book, {p['correct']} of {p['samples']} without its room sentences"
+                f"- `rmt-minilm-babi`, {task}, {p['tokens']:,} tokens: {book['correct']} of {book['samples']}"
+                f"{book_note} on the book, {p['correct']} of {p['samples']}{note} without its room sentences"
             ) in lines
     counts = total(complete_reasoning_rows(babi.miss_counts))
     line = measured_notes.reasoning_miss_line(babi)

@@ -6,8 +6,10 @@ this folder read the haystacks of the plain runs in `docs/candidates/planted20` 
 overlap's in `overlap7`. A haystack missed by one reading only is a discordant pair; the exact sign test asks
 whether one reading loses more of them. A 2,000,000-token piece of 8 haystacks is paired with those 8 of the
 plain run of 32. `rmt-minilm-reasoning`'s plain points at 1,024 segments left its card in sessions 39-41:
-they are read from the commits that still had them. The `--only-cut` point is printed but left out of the totals: its
-haystacks were picked for their cuts, and some are the 1,024-segment point's too. Reads JSONs only, no model run:
+they are read from the commits that still had them (its Detect there was never read with the overlap). Runs
+on the book without its room sentences are counted apart from the whole book's. The `--only-cut` point is
+printed but left out of the totals: its haystacks were picked for their cuts, and some are the 1,024-segment
+point's too. Reads JSONs only, no model run:
 
     PYTHONPATH=. python docs/candidates/snap/pair.py
 """
@@ -27,17 +29,26 @@ ROOT = CANDIDATES.parent.parent
 REASONING_PLAIN = {  # rmt-minilm-reasoning's plain points at 1,024 segments, as its card last had them
     "memorize": ("0d8a41c", "checkpoints/rmt-minilm-reasoning/eval.json", "memorize", 117_760),  # 179/200
     "reasoning": ("214d193", "checkpoints/rmt-minilm-reasoning/eval.json", "reasoning", 117_760),  # 111/200
+    "detect": ("c72c804", "checkpoints/rmt-minilm-reasoning/eval.json", "detect", 117_760),  # 176/200, no overlap run
 }
 # its plain Reasoning at 2,000,000 tokens (session 27): 13/32, pooled over --seed 0 to 3 before the overlap replaced it
 REASONING_PLAIN_2M = ("0d8a41c^", "checkpoints/rmt-minilm-reasoning/eval.json", "reasoning", 2_000_000)
 
 
-def sources(name: str) -> tuple[object, object] | None:
-    """(plain, overlap) sources of the same haystacks as this folder's JSON ``name``; None if it has none."""
+def sources(name: str) -> tuple[object, object | None] | None:
+    """(plain, overlap) sources of the same haystacks as this folder's JSON ``name`` (overlap None where that
+    reading was never run); None if it has none."""
     if name == "only-cut-detect-1024.json":
         return CANDIDATES / "cut15/only-cut-rmt-minilm-babi-detect-1024.json", CANDIDATES / "overlap7" / name
     if match := re.fullmatch(r"rmt-minilm-reasoning-(memorize|reasoning)-1024\.json", name):
         return REASONING_PLAIN[match[1]], CANDIDATES / "overlap7" / name
+    if re.fullmatch(r"rmt-minilm-reasoning-detect-1024-from\d+\.json", name):  # read in pieces of 64
+        return REASONING_PLAIN["detect"], None
+    if match := re.fullmatch(r"no-rooms-(\w+)-1024-from\d+\.json", name):  # the book less its room sentences
+        return (
+            CANDIDATES / f"planted20/no-rooms-{match[1]}-1024.json",
+            CANDIDATES / f"overlap7/no-rooms-{match[1]}-1024.json",
+        )
     if re.fullmatch(r"rmt-minilm-reasoning-reasoning-2000000-seed\d\.json", name):
         return REASONING_PLAIN_2M, CANDIDATES / "overlap7" / name
     if re.fullmatch(r"reasoning-2000000-seed\d\.json", name):
@@ -113,11 +124,14 @@ def main() -> None:
         snap = missed(run, point, among)
         line = [f"{path.name}: {point['samples'] - len(snap)}/{point['samples']}"]
         for other, source in zip(("plain", "overlap"), paired, strict=True):
+            if source is None:
+                continue
             theirs = missed(*load(source), among)
             only_snap, only_other = len(snap - theirs), len(theirs - snap)
             if not isinstance(among, tuple):  # an --only-cut draw is picked for its cuts and repeats other seeds
                 checkpoint = Path(run["checkpoint"]).name
-                for key in ((f"{checkpoint} {run['task']}", other), ("all", other)):
+                book = "" if run.get("noise", "valid") == "valid" else f" ({run['noise']})"
+                for key in ((f"{checkpoint} {run['task']}{book}", other), ("all", other)):
                     counts = totals.setdefault(key, [0, 0])
                     counts[0] += only_snap
                     counts[1] += only_other

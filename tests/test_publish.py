@@ -358,7 +358,7 @@ def test_update_with_no_eval_rewrites_the_tables_for_the_configs_reading(tmp_pat
     (folder / "config.json").write_text(json.dumps(config | other | ends))
     assert publish.main(["--name", "rmt-minilm-babi", "--update"]) == 0
     card = (folder / "README.md").read_text().splitlines()
-    rows = [line for line in card if line.startswith("| memorize |") and "| cpu bfloat16" in line]  # both tables
+    rows = [line for line in card if line.startswith("| memorize |") and "| cpu " in line]  # both tables, any dtype
     points = [
         *json.loads((folder / "eval.json").read_text())["tasks"]["memorize"]["points"],
         *json.loads((folder / "no_rooms.json").read_text())["tasks"]["memorize"]["points"],

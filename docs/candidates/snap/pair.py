@@ -131,7 +131,7 @@ def main() -> None:
             if not isinstance(among, tuple):  # an --only-cut draw is picked for its cuts and repeats other seeds
                 checkpoint = Path(run["checkpoint"]).name
                 book = "" if run.get("noise", "valid") == "valid" else f" ({run['noise']})"
-                for key in ((f"{checkpoint} {run['task']}{book}", other), ("all", other)):
+                for key in ((f"{checkpoint} {run['task']}{book}", other), (f"all{book}", other)):
                     counts = totals.setdefault(key, [0, 0])
                     counts[0] += only_snap
                     counts[1] += only_other
@@ -139,7 +139,9 @@ def main() -> None:
                 f"{other} {point['samples'] - len(theirs)} (only snapped {only_snap}, only {other} {only_other})"
             )
         print("; ".join(line) + (" (not in the totals)" if isinstance(among, tuple) else ""))
-    for (task, other), (only_snap, only_other) in sorted(totals.items(), key=lambda kv: (kv[0][0] == "all", kv[0])):
+    for (task, other), (only_snap, only_other) in sorted(
+        totals.items(), key=lambda kv: (kv[0][0].startswith("all"), kv[0])
+    ):
         print(
             f"{task}, against {other}: missed only snapped {only_snap}, only {other} {only_other}, "
             f"p = {sign_test(only_snap, only_other):.3f}"

@@ -4,12 +4,13 @@ and with the 7-token overlap.
 A point's haystacks depend only on its task, length, noise and seed (and ``--start-index``), so the runs in
 this folder read the haystacks of the plain runs in `docs/candidates/planted20` and `cut15` and of the
 overlap's in `overlap7`. A haystack missed by one reading only is a discordant pair; the exact sign test asks
-whether one reading loses more of them. A 2,000,000-token piece of 8 haystacks is paired with those 8 of the
-plain run of 32. `rmt-minilm-reasoning`'s plain points at 1,024 segments left its card in sessions 39-41:
-they are read from the commits that still had them (its Detect there was never read with the overlap). Runs
-on the book without its room sentences are counted apart from the whole book's. The `--only-cut` point is
-printed but left out of the totals: its haystacks were picked for their cuts, and some are the 1,024-segment
-point's too. Reads JSONs only, no model run:
+whether one reading loses more of them. A 2,000,000-token piece (8 haystacks, or 4 on a CPU without native
+bf16) is paired with those of the plain run of 32 and of the overlap's piece of 8 that holds them.
+`rmt-minilm-reasoning`'s plain points at 1,024 segments left its card in sessions 39-41: they are read from
+the commits that still had them (its Detect there was never read with the overlap). Runs on the book without
+its room sentences are counted apart from the whole book's. The `--only-cut` point is printed but left out of
+the totals: its haystacks were picked for their cuts, and some are the 1,024-segment point's too. Reads JSONs
+only, no model run:
 
     PYTHONPATH=. python docs/candidates/snap/pair.py
 """
@@ -53,8 +54,9 @@ def sources(name: str) -> tuple[object, object | None] | None:
         return REASONING_PLAIN_2M, CANDIDATES / "overlap7" / name
     if re.fullmatch(r"reasoning-2000000-seed\d\.json", name):
         return CANDIDATES / "planted20" / name, CANDIDATES / "overlap7" / name
-    if match := re.fullmatch(r"(\w+)-2000000-from\d+\.json", name):
-        return CANDIDATES / f"planted20/{match[1]}-2000000.json", CANDIDATES / "overlap7" / name
+    if match := re.fullmatch(r"(\w+)-2000000-from(\d+)\.json", name):  # the overlap's pieces are of 8
+        overlap_piece = f"{match[1]}-2000000-from{int(match[2]) // 8 * 8}.json"
+        return CANDIDATES / f"planted20/{match[1]}-2000000.json", CANDIDATES / "overlap7" / overlap_piece
     if re.fullmatch(r"(memorize|detect|reasoning)-1024\.json", name):
         return CANDIDATES / "planted20" / name, CANDIDATES / "overlap7" / name
     return None

@@ -86,25 +86,34 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
 
 
 @contextlib.contextmanager
-def long_run_page(url: str) -> Iterator:
-    """A page whose 2,000,000-token run is under way: minutes of work that something must end."""
-    from playwright.sync_api import expect, sync_playwright
+def app_page(url: str) -> Iterator:
+    """The app open in Chromium, 1,400 pixels wide; the browser closes however the caller's block ends."""
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.goto(url)
-            length = page.get_by_label("Length in tokens")
-            length.fill("2000000")
-            length.press("Enter")
-            page.get_by_role("button", name="Generate haystack").click()
-            expect(page.locator(".rmt-preview")).to_contain_text("2,000,000", timeout=60_000)
-            page.get_by_role("button", name="Run RMT").click()
-            expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
             yield page
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def long_run_page(url: str) -> Iterator:
+    """A page whose 2,000,000-token run is under way: minutes of work that something must end."""
+    from playwright.sync_api import expect
+
+    with app_page(url) as page:
+        length = page.get_by_label("Length in tokens")
+        length.fill("2000000")
+        length.press("Enter")
+        page.get_by_role("button", name="Generate haystack").click()
+        expect(page.locator(".rmt-preview")).to_contain_text("2,000,000", timeout=60_000)
+        page.get_by_role("button", name="Run RMT").click()
+        expect(page.locator("#status")).to_contain_text("running", timeout=60_000)
+        yield page
 
 
 @needs_chromium
@@ -172,23 +181,17 @@ def segment_shown(page) -> int:
 @needs_chromium
 def test_the_model_choice_runs_either_checkpoint_on_one_haystack(app_url) -> None:
     """A scene sets the checkpoint it is about; the visitor can then run the other one on the same haystack."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(app_url[0])
-            page.get_by_role("button", name="▶ Reasoning reads the other fact · 920 tokens").click()
-            verdict = page.locator("#verdict")
-            expect(verdict).to_contain_text("another fact's room", timeout=120_000)
-            expect(verdict).to_contain_text("rmt-minilm-babi")
-            expect(page.get_by_role("radio", name="rmt-minilm-babi")).to_be_checked()
-            page.get_by_role("radio", name="rmt-minilm-reasoning").check()
-            page.get_by_role("button", name="Run RMT").click()
-            n = segments_of("reasoning", 920, 0)
-            expect(page.locator("#status")).to_contain_text(f"done · segment {n} of {n} · 920 tokens", timeout=120_000)
-            expect(page.locator("#status")).to_contain_text("rmt-minilm-reasoning")
-            expect(verdict).to_contain_text("rmt-minilm-reasoning answered")
-        finally:
-            browser.close()
+    with app_page(app_url[0]) as page:
+        page.get_by_role("button", name="▶ Reasoning reads the other fact · 920 tokens").click()
+        verdict = page.locator("#verdict")
+        expect(verdict).to_contain_text("another fact's room", timeout=120_000)
+        expect(verdict).to_contain_text("rmt-minilm-babi")
+        expect(page.get_by_role("radio", name="rmt-minilm-babi")).to_be_checked()
+        page.get_by_role("radio", name="rmt-minilm-reasoning").check()
+        page.get_by_role("button", name="Run RMT").click()
+        n = segments_of("reasoning", 920, 0)
+        expect(page.locator("#status")).to_contain_text(f"done · segment {n} of {n} · 920 tokens", timeout=120_000)
+        expect(page.locator("#status")).to_contain_text("rmt-minilm-reasoning")
+        expect(verdict).to_contain_text("rmt-minilm-reasoning answered")

@@ -18,18 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import launch_app, stop_app  # noqa: E402 - the tests' launcher, one way to start the app
-from test_browser import CHROMIUM  # noqa: E402
+from test_browser import app_page  # noqa: E402 - the tests' browser, opened the same way
 
 
 def take(out: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, proc, log_path = launch_app()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(url)
+        with app_page(url) as page:
             page.get_by_label("reasoning", exact=True).check()
             length = page.get_by_label("Length in tokens")
             length.fill("4000")
@@ -42,7 +39,6 @@ def take(out: Path) -> None:
             expect(page.locator(".js-plotly-plot .heatmaplayer").nth(1)).to_be_attached(timeout=30_000)
             page.wait_for_timeout(2_000)  # let Plotly finish drawing before the picture
             page.screenshot(path=str(out), full_page=True)
-            browser.close()
     finally:
         stop_app(proc, log_path)
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")

@@ -14,6 +14,15 @@ from rmt.haystack import build_haystack
 from rmt.segments import text_bounds
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# offline and headless: no GPU, no sandbox (containers), none of Chromium's own calls home
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
 )
@@ -30,22 +39,9 @@ def segments_of(task: str, tokens: int, seed: int) -> int:
 
 @needs_chromium
 def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        page.goto(app_url[0])
+    with app_page(app_url[0]) as page:
         page.get_by_role("button", name="Generate haystack").click()
         expect(page.locator(".rmt-preview mark").first).to_be_visible(timeout=60_000)
         page.get_by_role("button", name="Run RMT").click()
@@ -81,7 +77,6 @@ def test_generate_run_and_see_attention(app_url, tmp_path) -> None:
         expect(page.locator("#status")).to_contain_text("Haystack ready", timeout=60_000)
         expect(page.get_by_text("RMT answers")).to_have_count(0)
         expect(page.locator(".js-plotly-plot .heatmaplayer:visible")).to_have_count(0)  # no stale attention
-        browser.close()
     assert (tmp_path / "app.png").stat().st_size > 10_000
 
 
@@ -91,7 +86,7 @@ def app_page(url: str) -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.goto(url)
